@@ -1,0 +1,330 @@
+"""Run configuration: dataclasses, TOML loading, presets and command-line overrides.
+
+A run is described by one `RunConfig`. Its `data` section depends on the task (MNIST
+classification, character language model, ...): each task names its own data dataclass,
+so a TOML file is checked field by field against exactly what that task understands.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import typing
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from rnnlab.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised only on Python 3.10
+    import tomli as tomllib
+
+CELLS = ("rnn_tanh", "rnn_relu", "lstm", "gru")
+IMPLS = ("torch", "scratch")
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
+SCHEDULES = ("none", "step", "cosine", "onecycle")
+PRECISIONS = ("fp32", "bf16", "auto")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+@dataclass
+class ModelConfig:
+    cell: str = "lstm"
+    hidden: int = 128
+    layers: int = 1
+    bidirectional: bool = False
+    dropout: float = 0.0
+    fc_hidden: int = 0  # width of an extra fully connected layer before the readout; 0 = none
+    impl: str = "torch"  # "scratch" swaps in the hand-written cells of rnnlab.models.cells
+    embedding_dim: int = 0  # token tasks: 0 = one-hot inputs
+    char_dim: int = 0  # tagger: width of character features for each word; 0 = none
+    attention: bool = False  # encoder-decoder: attend over encoder outputs
+
+
+@dataclass
+class TrainConfig:
+    iters: int = 3000
+    epochs: float = 0.0  # when > 0 it wins over iters: iters = epochs * batches per epoch
+    batch_size: int = 100
+    optimizer: str = "adam"
+    lr: float = 0.001
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    clip_grad: float = 0.0  # max global gradient norm; 0 = no clipping
+    schedule: str = "none"
+    lr_step: int = 1000  # "step" schedule: iterations between decays
+    lr_gamma: float = 0.5  # "step" schedule: factor per decay
+    warmup: int = 0  # iterations of linear warm-up before the schedule
+    eval_every: int = 500
+    eval_batch_size: int = 1000
+    precision: str = "fp32"  # "bf16" = bfloat16 autocast; "auto" = bf16 only where it pays
+
+
+@dataclass
+class RunConfig:
+    task: str = "classify"
+    name: str = ""
+    seed: int = 0
+    device: str = "auto"
+    threads: int = 0  # torch intra-op threads; 0 = torch's default
+    data: Any = None  # the task's own data dataclass
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def copy(self) -> RunConfig:
+        return from_dict(self.to_dict())
+
+
+# --------------------------------------------------------------------------- building
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _coerce(value: Any, kind: Any, where: str) -> Any:
+    """Check a TOML/CLI value against a field's declared type, converting where obvious."""
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "1", "0"):
+            return value.lower() in ("true", "yes", "1")
+        raise ConfigError(f"{where} must be true or false, got {value!r}")
+    if kind is int:
+        if isinstance(value, bool):
+            raise ConfigError(f"{where} must be an integer, got {value!r}")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str):
+            try:
+                return int(float(value)) if float(value).is_integer() else int(value)
+            except ValueError:
+                pass
+        raise ConfigError(f"{where} must be an integer, got {value!r}")
+    if kind is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        raise ConfigError(f"{where} must be a number, got {value!r}")
+    if kind is str:
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value)
+        raise ConfigError(f"{where} must be a string, got {value!r}")
+    return value
+
+
+def build_section(cls: type, values: dict[str, Any] | None, section: str) -> Any:
+    """Make dataclass `cls` from a dict, rejecting unknown keys with the list of valid ones."""
+    values = dict(values or {})
+    types = _field_types(cls)
+    unknown = sorted(set(values) - set(types))
+    if unknown:
+        valid = ", ".join(f.name for f in dataclasses.fields(cls))
+        raise ConfigError(f"unknown field '{unknown[0]}' in [{section}]; valid fields: {valid}")
+    kwargs = {k: _coerce(v, types[k], f"{section}.{k}") for k, v in values.items()}
+    return cls(**kwargs)
+
+
+def from_dict(values: dict[str, Any]) -> RunConfig:
+    """Build and validate a RunConfig from nested dicts (a parsed TOML file or a checkpoint)."""
+    from rnnlab.tasks import get_task_class  # late import: tasks import this module
+
+    values = dict(values)
+    sections = {k: values.pop(k, None) for k in ("data", "model", "train")}
+    for key in ("preset", "description"):  # informational keys allowed in preset files
+        values.pop(key, None)
+    top = build_section(_TopLevel, values, "run")
+    task_cls = get_task_class(top.task)
+    cfg = RunConfig(
+        task=top.task,
+        name=top.name,
+        seed=top.seed,
+        device=top.device,
+        threads=top.threads,
+        data=build_section(task_cls.DataConfig, sections["data"], "data"),
+        model=build_section(ModelConfig, sections["model"], "model"),
+        train=build_section(TrainConfig, sections["train"], "train"),
+    )
+    validate(cfg)
+    return cfg
+
+
+@dataclass
+class _TopLevel:
+    task: str = "classify"
+    name: str = ""
+    seed: int = 0
+    device: str = "auto"
+    threads: int = 0
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _choice(value: str, choices: tuple[str, ...], where: str) -> None:
+    if value not in choices:
+        raise ConfigError(f"unknown {where} '{value}'; choose one of: {', '.join(choices)}")
+
+
+def validate(cfg: RunConfig) -> None:
+    """Reject values no run could use, naming the field and the allowed range."""
+    from rnnlab.tasks import get_task_class
+
+    m, t = cfg.model, cfg.train
+    _choice(m.cell, CELLS, "cell type (model.cell)")
+    _choice(m.impl, IMPLS, "implementation (model.impl)")
+    _choice(t.optimizer, OPTIMIZERS, "optimizer (train.optimizer)")
+    _choice(t.schedule, SCHEDULES, "LR schedule (train.schedule)")
+    _choice(t.precision, PRECISIONS, "precision (train.precision)")
+    _choice(cfg.device, DEVICES, "device")
+    positive = {
+        "model.hidden": m.hidden,
+        "model.layers": m.layers,
+        "train.batch_size": t.batch_size,
+        "train.eval_every": t.eval_every,
+        "train.eval_batch_size": t.eval_batch_size,
+    }
+    for where, value in positive.items():
+        if value <= 0:
+            raise ConfigError(f"{where} must be a positive integer, got {value}")
+    non_negative = {
+        "model.fc_hidden": m.fc_hidden,
+        "model.embedding_dim": m.embedding_dim,
+        "model.char_dim": m.char_dim,
+        "train.iters": t.iters,
+        "train.epochs": t.epochs,
+        "train.momentum": t.momentum,
+        "train.weight_decay": t.weight_decay,
+        "train.clip_grad": t.clip_grad,
+        "train.warmup": t.warmup,
+        "threads": cfg.threads,
+    }
+    for where, value in non_negative.items():
+        if value < 0:
+            raise ConfigError(f"{where} must not be negative, got {value}")
+    if not t.lr > 0:
+        raise ConfigError(f"train.lr must be a positive number, got {t.lr}")
+    if not 0 <= m.dropout < 1:
+        raise ConfigError(f"model.dropout must be in [0, 1), got {m.dropout}")
+    if t.iters == 0 and t.epochs == 0:
+        raise ConfigError("set train.iters or train.epochs to a positive number")
+    if t.schedule == "step" and (t.lr_step <= 0 or not 0 < t.lr_gamma <= 1):
+        raise ConfigError("the step schedule needs train.lr_step > 0 and 0 < train.lr_gamma <= 1")
+    get_task_class(cfg.task).validate_config(cfg)
+
+
+# --------------------------------------------------------------------------- files, presets
+
+
+def _parse_toml(text: str, origin: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{origin} is not valid TOML: {exc}") from None
+
+
+def preset_names() -> list[str]:
+    folder = resources.files("rnnlab") / "presets"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def preset_text(name: str) -> str:
+    path = resources.files("rnnlab") / "presets" / f"{name}.toml"
+    if not path.is_file():
+        raise ConfigError(
+            f"unknown preset '{name}'; available presets: {', '.join(preset_names())}"
+        )
+    return path.read_text(encoding="utf-8")
+
+
+def load_preset(name: str) -> RunConfig:
+    values = _parse_toml(preset_text(name), f"preset '{name}'")
+    values.setdefault("name", name)
+    return from_dict(values)
+
+
+def load_config_file(path: str | Path) -> RunConfig:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist; give a TOML file or --preset NAME")
+    values = _parse_toml(path.read_text(encoding="utf-8"), f"config file {path}")
+    values.setdefault("name", path.stem)
+    return from_dict(values)
+
+
+def to_toml(cfg: RunConfig) -> str:
+    """Write a config back as TOML, so every run folder holds a file that re-runs it."""
+    d = cfg.to_dict()
+    lines = []
+    for key in ("task", "name", "seed", "device", "threads"):
+        lines.append(f"{key} = {_toml_value(d[key])}")
+    for section in ("data", "model", "train"):
+        lines.append(f"\n[{section}]")
+        for key, value in (d[section] or {}).items():
+            lines.append(f"{key} = {_toml_value(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+# --------------------------------------------------------------------------- overrides
+
+
+def apply_override(cfg: RunConfig, dotted: str, raw: Any) -> None:
+    """Set one field, e.g. ("model.hidden", "256") or ("seed", 3), type-checked."""
+    parts = dotted.split(".")
+    if len(parts) == 1:
+        target, section, key = cfg, "run", parts[0]
+        if key in ("data", "model", "train") or key not in _field_types(_TopLevel):
+            raise ConfigError(
+                f"unknown setting '{dotted}'; use SECTION.FIELD, e.g. model.hidden=256"
+            )
+    elif len(parts) == 2 and parts[0] in ("data", "model", "train"):
+        section, key = parts
+        target = getattr(cfg, section)
+    else:
+        raise ConfigError(f"unknown setting '{dotted}'; use SECTION.FIELD, e.g. model.hidden=256")
+    types = _field_types(type(target)) if section != "run" else _field_types(_TopLevel)
+    if key not in types:
+        valid = ", ".join(types)
+        raise ConfigError(f"unknown field '{key}' in [{section}]; valid fields: {valid}")
+    setattr(target, key, _coerce(raw, types[key], dotted))
+    if dotted == "train.iters" and cfg.train.iters > 0:
+        cfg.train.epochs = 0.0  # the later of --iters / --epochs wins
+    elif dotted == "train.epochs" and cfg.train.epochs > 0:
+        cfg.train.iters = 0
+
+
+def apply_overrides(cfg: RunConfig, overrides: dict[str, Any] | list[str]) -> RunConfig:
+    """Apply {"model.hidden": 256} or ["model.hidden=256"] and re-validate the result."""
+    if isinstance(overrides, dict):
+        items = list(overrides.items())
+    else:
+        items = []
+        for text in overrides:
+            if "=" not in text:
+                raise ConfigError(f"--set expects SECTION.FIELD=VALUE, got '{text}'")
+            key, value = text.split("=", 1)
+            items.append((key.strip(), value.strip()))
+    for key, value in items:
+        apply_override(cfg, key, value)
+    validate(cfg)
+    return cfg

@@ -1,0 +1,1 @@
+"""Data: IDX files, the MNIST family as sequences, text and tagging corpora."""

@@ -1,0 +1,17 @@
+"""User-facing errors: one line that names what was wrong and how to fix it."""
+
+
+class RnnlabError(Exception):
+    """An error caused by the user's input or environment, shown without a traceback."""
+
+
+class ConfigError(RnnlabError):
+    """An invalid preset, config file or hyper-parameter."""
+
+
+class DataError(RnnlabError):
+    """A missing, truncated or corrupt data file."""
+
+
+class CheckpointError(RnnlabError):
+    """A checkpoint that cannot be read or does not fit the model or task."""

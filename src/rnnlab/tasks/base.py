@@ -1,0 +1,98 @@
+"""What a task is: the data, model, loss and metrics behind one kind of experiment.
+
+The trainer, checkpoints, results store and CLI are shared by every task; a task only says
+how to build its model, how to form batch number `i` and how to score a model. Batches are a
+pure function of (seed, iteration), so a resumed run sees exactly the batches it would
+have seen without the interruption.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from rnnlab.config import RunConfig
+
+
+@dataclass
+class NoData:
+    """Data section of tasks that generate their own data."""
+
+
+class Task:
+    """Base class; subclasses are registered in `rnnlab.tasks.TASKS` under `name`."""
+
+    name: ClassVar[str] = ""
+    DataConfig: ClassVar[type] = NoData
+    primary_metric: ClassVar[str] = "test_acc"  # the metric that picks the best checkpoint
+    higher_is_better: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        config: RunConfig,
+        data_dir: Path | None,
+        device: torch.device,
+        state: dict[str, Any] | None = None,
+    ) -> None:
+        """Load or generate the data. `state` is what `state_dict()` returned in an earlier
+        process (a vocabulary, a permutation): restoring it keeps inputs mapped the same way."""
+        self.config = config
+        self.data_dir = data_dir
+        self.device = device
+
+    # -- configuration -------------------------------------------------------------------
+    @classmethod
+    def validate_config(cls, config: RunConfig) -> None:
+        """Raise ConfigError for settings this task cannot use."""
+
+    # -- data ----------------------------------------------------------------------------
+    @property
+    def train_size(self) -> int:
+        """Training samples in one epoch (turns train.epochs into iterations)."""
+        raise NotImplementedError
+
+    def batches_per_epoch(self) -> int:
+        b = self.config.train.batch_size
+        return max(1, -(-self.train_size // b))
+
+    def batch(self, iteration: int) -> Any:
+        """The training batch for this iteration (0-based), deterministic given the seed."""
+        raise NotImplementedError
+
+    # -- model ---------------------------------------------------------------------------
+    def build_model(self) -> nn.Module:
+        raise NotImplementedError
+
+    def loss(self, model: nn.Module, batch: Any, iteration: int) -> tuple[torch.Tensor, dict]:
+        """Mean training loss of one batch, plus extra scalars to log (e.g. {"acc": 0.9})."""
+        raise NotImplementedError
+
+    # -- evaluation ----------------------------------------------------------------------
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module) -> dict[str, float]:
+        """Metrics on held-out data; must contain `primary_metric`."""
+        raise NotImplementedError
+
+    def format_metrics(self, metrics: dict[str, float]) -> str:
+        return ". ".join(f"{k}: {_fmt(v)}" for k, v in metrics.items())
+
+    def on_eval(self, model: nn.Module, iteration: int) -> str | None:
+        """Optional text shown after each evaluation (a sample, a prediction)."""
+        return None
+
+    # -- checkpoints ---------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """Plain data (lists, numbers, strings, tensors) needed to rebuild this task."""
+        return {}
+
+    def describe(self) -> str:
+        """One line about the data, printed when a run starts."""
+        return self.name
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.4f}" if isinstance(v, float) else str(v)
