@@ -25,7 +25,7 @@ else:  # pragma: no cover - exercised only on Python 3.10
 CELLS = ("rnn_tanh", "rnn_relu", "lstm", "gru")
 IMPLS = ("torch", "scratch")
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
-SCHEDULES = ("none", "step", "cosine", "onecycle")
+SCHEDULES = ("none", "step", "cosine")
 PRECISIONS = ("fp32", "bf16", "auto")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 

@@ -52,7 +52,8 @@ def parse_idx(data: bytes, origin: str = "IDX data") -> np.ndarray:
             f"{origin} is truncated or corrupt: {len(data)} bytes where its header "
             f"{tuple(dims)} needs {expected}; download it again (--download)"
         )
-    return np.frombuffer(data, dtype=dtype, offset=header).reshape(dims)
+    # A copy: frombuffer over bytes is read-only, and torch wants writable memory.
+    return np.frombuffer(data, dtype=dtype, offset=header).reshape(dims).copy()
 
 
 def read_idx(path: str | Path) -> np.ndarray:

@@ -1,0 +1,316 @@
+"""The Python API: everything the command line does, as plain functions.
+
+    >>> import rnnlab
+    >>> result = rnnlab.train("seed-c", data_dir="../shared/data", overrides={"train.iters": 500})
+    >>> rnnlab.evaluate(result.checkpoint)["test_acc"]
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from rnnlab.config import RunConfig, apply_overrides, from_dict, load_config_file, load_preset
+from rnnlab.config import to_toml as config_to_toml
+from rnnlab.data.paths import default_runs_dir, resolve_data_dir
+from rnnlab.errors import CheckpointError, ConfigError, RnnlabError
+from rnnlab.results.store import ResultsStore
+from rnnlab.tasks import get_task_class
+from rnnlab.tasks.base import Task
+from rnnlab.training import checkpoint as ckpt
+from rnnlab.training.runtime import (
+    resolve_device,
+    resolve_precision,
+    seed_everything,
+    set_threads,
+    versions,
+)
+from rnnlab.training.trainer import RunResult, Trainer
+
+
+def make_config(
+    source: RunConfig | str | Path | dict | None = None,
+    overrides: dict[str, Any] | list[str] | None = None,
+) -> RunConfig:
+    """A validated RunConfig from a preset name, a TOML path, a dict or a RunConfig."""
+    if source is None:
+        cfg = from_dict({})
+    elif isinstance(source, RunConfig):
+        cfg = source.copy()
+    elif isinstance(source, dict):
+        cfg = from_dict(source)
+    elif str(source).endswith(".toml") or Path(source).is_file():
+        cfg = load_config_file(source)
+    else:
+        cfg = load_preset(str(source))
+    if overrides:
+        apply_overrides(cfg, overrides)
+    return cfg
+
+
+def train(
+    config: RunConfig | str | Path | dict | None = None,
+    *,
+    overrides: dict[str, Any] | list[str] | None = None,
+    data_dir: str | Path | None = None,
+    runs_dir: str | Path | None = None,
+    resume: str | Path | None = None,
+    save: str | Path | None = None,
+    verbose: bool = True,
+) -> RunResult:
+    """Train one run and record it. With `resume`, continue a checkpoint exactly where it
+    stopped (the config comes from the checkpoint; `overrides` may still change it, e.g. to
+    train for more iterations)."""
+    state = None
+    if resume is not None:
+        state = ckpt.load_checkpoint(resume)
+        cfg = from_dict(state["config"])
+        if overrides:
+            apply_overrides(cfg, overrides)
+    else:
+        cfg = make_config(config, overrides)
+
+    data_path = resolve_data_dir(data_dir)
+    runs_path = Path(runs_dir) if runs_dir else default_runs_dir()
+    store = ResultsStore(runs_path)
+    device = resolve_device(cfg.device)
+    set_threads(cfg.threads)
+    precision = resolve_precision(cfg, device)
+    seed_everything(cfg.seed)
+
+    task = get_task_class(cfg.task)(
+        cfg, data_path, device, state.get("task_state") if state else None
+    )
+    model = task.build_model().to(device)
+
+    if state is not None and state.get("run_id") and store.has_run(int(state["run_id"])):
+        run_id = int(state["run_id"])
+        run_dir = Path(resume).resolve().parent
+    else:
+        run_id = store.create_run(
+            name=cfg.name or cfg.task,
+            task=cfg.task,
+            seed=cfg.seed,
+            device=str(device),
+            precision=precision,
+            config=cfg.to_dict(),
+            versions=versions(),
+            data_dir=str(data_path),
+        )
+        run_dir = runs_path / f"{_slug(cfg.name or cfg.task)}-{run_id:04d}"
+        if state is not None:
+            run_dir = Path(resume).resolve().parent
+    store.update_run(run_id, run_dir=str(run_dir), config=cfg.to_dict())
+    ckpt.atomic_write_text(run_dir / "config.toml", config_to_toml(cfg))
+
+    trainer = Trainer(
+        task,
+        model,
+        cfg,
+        device=device,
+        precision=precision,
+        store=store,
+        run_id=run_id,
+        run_dir=run_dir,
+        resume_state=state,
+        verbose=verbose,
+    )
+    if verbose:
+        action = f"Resuming run {run_id} at iteration {trainer.iteration}" if state else (
+            f"Run {run_id}"
+        )
+        print(
+            f"{action}: {cfg.name or cfg.task} | {task.describe()} | "
+            f"{_count_parameters(model):,} parameters | {device}, {precision} | seed {cfg.seed}",
+            flush=True,
+        )
+    result = trainer.fit()
+    if save is not None:
+        ckpt.save_checkpoint(save, ckpt.load_checkpoint(result.checkpoint))
+        result.extra["saved"] = str(save)
+    if verbose:
+        print(
+            f"Done in {result.wall_time:.1f} s ({result.samples_per_sec:,.0f} samples/s). "
+            f"Checkpoint: {save or result.checkpoint}",
+            flush=True,
+        )
+    return result
+
+
+# --------------------------------------------------------------------------- loading
+
+
+@dataclass
+class Loaded:
+    """A checkpoint brought back to life: its config, task (data) and model in eval mode."""
+
+    config: RunConfig
+    task: Task
+    model: nn.Module
+    payload: dict[str, Any]
+
+
+def load(
+    checkpoint: str | Path,
+    *,
+    data_dir: str | Path | None = None,
+    device: str = "auto",
+    task_name: str | None = None,
+) -> Loaded:
+    """Load a checkpoint with its task. `task_name` asserts the kind of task expected."""
+    payload = ckpt.load_checkpoint(checkpoint)
+    cfg = from_dict(payload["config"])
+    if task_name and cfg.task != task_name:
+        raise CheckpointError(
+            f"{checkpoint} is a '{cfg.task}' checkpoint, not '{task_name}'; "
+            f"use a checkpoint trained with task = \"{task_name}\""
+        )
+    dev = resolve_device(device)
+    task = get_task_class(cfg.task)(
+        cfg, resolve_data_dir(data_dir), dev, payload.get("task_state")
+    )
+    model = task.build_model()
+    ckpt.load_model_state(model, payload["model"], str(checkpoint))
+    model.to(dev).eval()
+    return Loaded(cfg, task, model, payload)
+
+
+def evaluate(
+    checkpoint: str | Path, *, data_dir: str | Path | None = None, device: str = "auto"
+) -> dict[str, Any]:
+    """Metrics of a checkpoint on its held-out data; for classifiers also per-class accuracy
+    and the confusion matrix."""
+    loaded = load(checkpoint, data_dir=data_dir, device=device)
+    start = time.perf_counter()
+    result: dict[str, Any] = dict(loaded.task.evaluate(loaded.model))
+    confusion = getattr(loaded.task, "confusion", None)
+    if confusion is not None:
+        matrix = confusion(loaded.model)
+        totals = matrix.sum(1).clamp(min=1)
+        result["classes"] = list(loaded.task.classes)
+        result["per_class_acc"] = (matrix.diag() / totals * 100).tolist()
+        result["confusion"] = matrix.tolist()
+    result["iteration"] = loaded.payload.get("iteration")
+    result["seconds"] = time.perf_counter() - start
+    return result
+
+
+def predict(
+    checkpoint: str | Path,
+    *,
+    indices: list[int] | None = None,
+    images: list[str | Path] | None = None,
+    data_dir: str | Path | None = None,
+    device: str = "auto",
+    top: int = 3,
+) -> list[dict[str, Any]]:
+    """Class and probabilities for test images (by index) or for image files (PNG)."""
+    from rnnlab.data.picture import load_picture
+
+    loaded = load(checkpoint, data_dir=data_dir, device=device, task_name="classify")
+    task = loaded.task
+    rows: list[tuple[str, torch.Tensor, int | None]] = []
+    for i in indices or []:
+        if not 0 <= i < len(task.test_x):
+            raise ConfigError(f"test index {i} is out of range 0..{len(task.test_x) - 1}")
+        rows.append((f"test[{i}]", task.test_x[i], int(task.test_y[i])))
+    for path in images or []:
+        picture = load_picture(path, (task.height, task.width)).to(task.test_x.device)
+        rows.append((str(path), picture, None))
+    if not rows:
+        raise ConfigError("nothing to predict: give test indices (--index 0 1 2) or --image FILE.png")
+    batch = torch.stack([r[1] for r in rows])
+    probs = torch.softmax(task.predict_logits(loaded.model, batch), dim=1).cpu()
+    out = []
+    for (source, _, label), p in zip(rows, probs):
+        order = p.argsort(descending=True)[:top].tolist()
+        out.append(
+            {
+                "source": source,
+                "predicted": task.classes[order[0]],
+                "probability": float(p[order[0]]),
+                "top": [(task.classes[k], float(p[k])) for k in order],
+                "label": task.classes[label] if label is not None else None,
+            }
+        )
+    return out
+
+
+def inspect(target: str | Path, *, data_dir: str | Path | None = None) -> dict[str, Any]:
+    """Every parameter tensor (name, shape, count) of a preset's or checkpoint's model."""
+    path = Path(target)
+    if path.suffix == ".pt" or path.is_file() and path.suffix != ".toml":
+        payload = ckpt.load_checkpoint(path)
+        cfg = from_dict(payload["config"])
+        shapes = {k: tuple(v.shape) for k, v in payload["model"].items()}
+        source = f"checkpoint {path} (iteration {payload.get('iteration')})"
+    else:
+        cfg = make_config(target)
+        model = build_model_without_data(cfg)
+        shapes = {k: tuple(p.shape) for k, p in model.named_parameters()}
+        source = f"preset {target}" if not path.is_file() else f"config {path}"
+    params = [(name, shape, _numel(shape)) for name, shape in shapes.items()]
+    return {
+        "source": source,
+        "config": cfg.to_dict(),
+        "parameters": params,
+        "total": sum(p[2] for p in params),
+    }
+
+
+def build_model_without_data(cfg: RunConfig) -> nn.Module:
+    """The model a config describes, built from shapes alone (no data files read)."""
+    builder = getattr(get_task_class(cfg.task), "model_from_config", None)
+    if builder is None:
+        raise ConfigError(f"task '{cfg.task}' cannot build its model without data")
+    return builder(cfg)
+
+
+def runs(
+    runs_dir: str | Path | None = None,
+    *,
+    name: str | None = None,
+    task: str | None = None,
+    status: str | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """Recorded runs, newest first, with their configs and final metrics."""
+    path = Path(runs_dir) if runs_dir else default_runs_dir()
+    if not (path / "rnnlab.db").exists():
+        return []
+    return ResultsStore(path).list_runs(name=name, task=task, status=status, limit=limit)
+
+
+def _numel(shape: tuple[int, ...]) -> int:
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
+def _count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def _slug(text: str) -> str:
+    keep = "".join(c if c.isalnum() or c in "-_" else "-" for c in text)
+    return keep.strip("-") or "run"
+
+
+__all__ = [
+    "Loaded",
+    "RnnlabError",
+    "RunResult",
+    "evaluate",
+    "inspect",
+    "load",
+    "make_config",
+    "predict",
+    "runs",
+    "train",
+]

@@ -1,0 +1,318 @@
+"""Command line: a thin layer over `rnnlab.api`. Every error is one line, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from rnnlab.errors import RnnlabError
+
+# Short flags for the most used fields: flag -> (dotted field, type). Any other field is set
+# with --set SECTION.FIELD=VALUE.
+OVERRIDE_FLAGS: dict[str, tuple[str, Any, str]] = {
+    "--iters": ("train.iters", int, "training iterations (batches)"),
+    "--epochs": ("train.epochs", float, "training epochs (instead of --iters)"),
+    "--batch-size": ("train.batch_size", int, "batch size"),
+    "--lr": ("train.lr", float, "learning rate"),
+    "--optimizer": ("train.optimizer", str, "sgd | adam | adamw | rmsprop"),
+    "--momentum": ("train.momentum", float, "SGD / RMSprop momentum"),
+    "--weight-decay": ("train.weight_decay", float, "weight decay"),
+    "--clip-grad": ("train.clip_grad", float, "max gradient norm (0 = off)"),
+    "--schedule": ("train.schedule", str, "LR schedule: none | step | cosine"),
+    "--eval-every": ("train.eval_every", int, "evaluate every N iterations"),
+    "--precision": ("train.precision", str, "fp32 | bf16 | auto"),
+    "--cell": ("model.cell", str, "rnn_tanh | rnn_relu | lstm | gru"),
+    "--hidden": ("model.hidden", int, "hidden units per layer"),
+    "--layers": ("model.layers", int, "stacked recurrent layers"),
+    "--dropout": ("model.dropout", float, "dropout between recurrent layers"),
+    "--fc-hidden": ("model.fc_hidden", int, "width of an extra FC layer (0 = none)"),
+    "--impl": ("model.impl", str, "torch | scratch (hand-written cells)"),
+    "--dataset": ("data.dataset", str, "classification: mnist | fashion-mnist"),
+    "--view": ("data.view", str, "classification: rows | pixels | permuted"),
+    "--seed": ("seed", int, "random seed"),
+    "--device": ("device", str, "auto | cpu | cuda | mps"),
+    "--threads": ("threads", int, "torch CPU threads (0 = default)"),
+    "--name": ("name", str, "run name"),
+}
+
+
+def add_common_args(parser: argparse.ArgumentParser, overrides: bool = True) -> None:
+    parser.add_argument("--data-dir", help="data root (default: $RNNLAB_DATA or ~/.cache/rnnlab)")
+    parser.add_argument("--runs-dir", help="runs folder and results store (default: ./runs)")
+    if not overrides:
+        return
+    group = parser.add_argument_group("config overrides")
+    for flag, (_, kind, text) in OVERRIDE_FLAGS.items():
+        group.add_argument(flag, type=kind, default=None, help=text)
+    group.add_argument("--bidirectional", action="store_true", default=None, help="both directions")
+    group.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.FIELD=VALUE",
+        help="set any config field, e.g. --set model.embedding_dim=64 (repeatable)",
+    )
+
+
+def collect_overrides(args: argparse.Namespace) -> list[str]:
+    """The overrides given on the command line as SECTION.FIELD=VALUE strings, in order."""
+    out = []
+    for flag, (dotted, _, _) in OVERRIDE_FLAGS.items():
+        value = getattr(args, flag[2:].replace("-", "_"), None)
+        if value is not None:
+            out.append(f"{dotted}={value}")
+    if getattr(args, "bidirectional", None):
+        out.append("model.bidirectional=true")
+    if getattr(args, "download", False):
+        out.append("data.download=true")
+    out.extend(getattr(args, "set", []) or [])
+    return out
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from rnnlab import api
+
+    if args.resume and (args.preset or args.config):
+        raise RnnlabError("--resume takes the config from the checkpoint; drop --preset/--config")
+    source = args.config or args.preset
+    if source is None and not args.resume:
+        raise RnnlabError("say what to train: --preset NAME or --config FILE.toml (rnnlab presets lists them)")
+    result = api.train(
+        source,
+        overrides=collect_overrides(args),
+        data_dir=args.data_dir,
+        runs_dir=args.runs_dir,
+        resume=args.resume,
+        save=args.save,
+        verbose=not args.quiet,
+    )
+    if args.json:
+        print(json.dumps(_result_json(result), indent=2))
+    return 0
+
+
+def _result_json(result) -> dict[str, Any]:
+    return {
+        "run_id": result.run_id,
+        "status": result.status,
+        "iteration": result.iteration,
+        "metrics": result.metrics,
+        "best": result.best,
+        "wall_time": result.wall_time,
+        "samples_per_sec": result.samples_per_sec,
+        "precision": result.precision,
+        "checkpoint": str(result.checkpoint),
+        "run_dir": str(result.run_dir),
+    }
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from rnnlab import api
+
+    result = api.evaluate(args.checkpoint, data_dir=args.data_dir, device=args.device or "auto")
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"Checkpoint {args.checkpoint} (iteration {result.get('iteration')})")
+    for key, value in result.items():
+        if isinstance(value, float) and key != "seconds":
+            print(f"  {key:<12} {value:.4f}")
+    if "per_class_acc" in result:
+        print("\nPer-class test accuracy:")
+        for name, acc in zip(result["classes"], result["per_class_acc"]):
+            print(f"  {name:<12} {acc:6.2f} %")
+        print("\nConfusion matrix (rows: true class, columns: predicted):")
+        print(_matrix_text(result["confusion"], result["classes"]))
+    return 0
+
+
+def _matrix_text(matrix: list[list[int]], classes: Sequence[str]) -> str:
+    labels = [c[:6] for c in classes]
+    width = max(6, max(len(str(v)) for row in matrix for v in row) + 1)
+    lines = [" " * 8 + "".join(f"{lab:>{width}}" for lab in labels)]
+    for lab, row in zip(labels, matrix):
+        lines.append(f"  {lab:<6}" + "".join(f"{v:>{width}}" for v in row))
+    return "\n".join(lines)
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from rnnlab import api
+
+    rows = api.predict(
+        args.checkpoint,
+        indices=args.index,
+        images=args.image,
+        data_dir=args.data_dir,
+        device=args.device or "auto",
+        top=args.top,
+    )
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for r in rows:
+        truth = f" (label: {r['label']})" if r["label"] is not None else ""
+        top = ", ".join(f"{c} {p:.3f}" for c, p in r["top"])
+        print(f"{r['source']}: {r['predicted']} p={r['probability']:.3f}{truth}  [{top}]")
+    return 0
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from rnnlab import api
+
+    info = api.inspect(args.target, data_dir=args.data_dir)
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    print(info["source"])
+    m = info["config"]["model"]
+    print(
+        f"task {info['config']['task']}: {m['cell']}, hidden {m['hidden']}, layers {m['layers']}"
+        f"{', bidirectional' if m['bidirectional'] else ''}"
+    )
+    width = max(len(p[0]) for p in info["parameters"])
+    for name, shape, count in info["parameters"]:
+        print(f"  {name:<{width}}  {'x'.join(map(str, shape)):>12}  {count:>10,}")
+    print(f"  {len(info['parameters'])} tensors, {info['total']:,} parameters")
+    return 0
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from rnnlab import api
+
+    rows = api.runs(
+        args.runs_dir, name=args.name, task=args.task, status=args.status, limit=args.limit
+    )
+    if args.json:
+        print(json.dumps(rows, indent=2, default=str))
+        return 0
+    if not rows:
+        print("no runs recorded yet (train one with: rnnlab train --preset seed-c)")
+        return 0
+    head = f"{'id':>4}  {'name':<22} {'task':<9} {'status':<11} {'iter':>6} {'metric':>16} {'time':>8}"
+    print(head)
+    for r in rows:
+        metrics = r.get("final_metrics") or {}
+        key = next((k for k in ("test_acc", "val_loss", "val_acc", "dev_acc") if k in metrics), None)
+        shown = f"{key}={metrics[key]:.3f}" if key else "-"
+        print(
+            f"{r['id']:>4}  {r['name'][:22]:<22} {r['task']:<9} {r['status']:<11} "
+            f"{r['iteration'] or 0:>6} {shown:>16} {r['wall_time'] or 0:>7.1f}s"
+        )
+    return 0
+
+
+def cmd_presets(args: argparse.Namespace) -> int:
+    from rnnlab.config import _parse_toml, preset_names, preset_text
+
+    for name in preset_names():
+        values = _parse_toml(preset_text(name), name)
+        print(f"  {name:<20} {values.get('description', '')}")
+    return 0
+
+
+def cmd_download(args: argparse.Namespace) -> int:
+    from rnnlab.data.download import download_dataset
+    from rnnlab.data.images import get_dataset
+    from rnnlab.data.paths import resolve_data_dir
+
+    for name in args.datasets:
+        folder = download_dataset(get_dataset(name), resolve_data_dir(args.data_dir))
+        print(f"{name}: ready in {folder}")
+    return 0
+
+
+# --------------------------------------------------------------------------- parser
+
+
+# Modules that add their own subcommands: each has register(subparsers) -> None.
+COMMAND_MODULES: tuple[str, ...] = ()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rnnlab",
+        description="Build, train, compare and tune recurrent neural networks.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("train", help="train a preset or config file")
+    p.add_argument("--preset", help="preset name (rnnlab presets lists them)")
+    p.add_argument("--config", help="TOML config file")
+    p.add_argument("--resume", metavar="CKPT", help="continue a run from its checkpoint")
+    p.add_argument("--save", metavar="FILE.pt", help="also write the final checkpoint here")
+    p.add_argument("--download", action="store_true", help="fetch missing data files first")
+    p.add_argument("--quiet", action="store_true", help="print nothing while training")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_common_args(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="accuracy, per-class accuracy, confusion matrix")
+    p.add_argument("checkpoint")
+    p.add_argument("--device", default=None)
+    p.add_argument("--json", action="store_true")
+    add_common_args(p, overrides=False)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("predict", help="class and probabilities for test images or PNG files")
+    p.add_argument("checkpoint")
+    p.add_argument("--index", type=int, nargs="+", help="test-set indices")
+    p.add_argument("--image", nargs="+", help="image files (PNG, JPEG)")
+    p.add_argument("--top", type=int, default=3, help="how many classes to show")
+    p.add_argument("--device", default=None)
+    p.add_argument("--json", action="store_true")
+    add_common_args(p, overrides=False)
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("inspect", help="parameter tensors of a preset's or checkpoint's model")
+    p.add_argument("target", help="preset name, config TOML or checkpoint .pt")
+    p.add_argument("--json", action="store_true")
+    add_common_args(p, overrides=False)
+    p.set_defaults(func=cmd_inspect)
+
+    p = sub.add_parser("runs", help="list recorded runs")
+    p.add_argument("--name", help="filter by name (* is a wildcard)")
+    p.add_argument("--task", help="filter by task")
+    p.add_argument("--status", help="running | completed | interrupted | diverged")
+    p.add_argument("--limit", type=int, default=None)
+    p.add_argument("--json", action="store_true")
+    add_common_args(p, overrides=False)
+    p.set_defaults(func=cmd_runs)
+
+    p = sub.add_parser("presets", help="list the shipped presets")
+    p.set_defaults(func=cmd_presets)
+
+    p = sub.add_parser("download", help="fetch and verify MNIST / Fashion-MNIST")
+    p.add_argument("datasets", nargs="+", help="mnist, fashion-mnist")
+    add_common_args(p, overrides=False)
+    p.set_defaults(func=cmd_download)
+
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.func(args)
+    except RnnlabError as exc:
+        print(f"rnnlab: error: {exc}", file=sys.stderr)
+        return 130 if type(exc).__name__ == "TrainingInterrupted" else 1
+    except KeyboardInterrupt:
+        print("rnnlab: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Subcommands beyond the core ones, one module each."""

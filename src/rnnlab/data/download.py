@@ -1,0 +1,93 @@
+"""Fetch the MNIST family from the official mirrors and verify every file's checksum.
+
+A file is accepted when the md5 of its decompressed content (or of the .gz itself) is one of
+the published ones; re-compressed copies (Debian's, for instance) are accepted that way too.
+Downloads go to a temporary name and are renamed only once verified.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import urllib.error
+import urllib.request
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+
+from rnnlab.data.images import SPLIT_FILES, ImageDataset, find_file, raw_folder
+from rnnlab.errors import DataError
+
+# Tests and private mirrors can point elsewhere, e.g. RNNLAB_MIRROR=http://127.0.0.1:8000/
+MIRROR_ENV = "RNNLAB_MIRROR"
+
+
+def md5_of(data: bytes) -> str:
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
+def verify(path: Path, accepted: Sequence[str]) -> bool:
+    """True when the file (or its decompressed content) has one of the accepted md5s."""
+    raw = path.read_bytes()
+    if md5_of(raw) in accepted:
+        return True
+    if path.suffix == ".gz":
+        try:
+            return md5_of(gzip.decompress(raw)) in accepted
+        except (OSError, EOFError, zlib.error):
+            return False
+    return False
+
+
+def download_dataset(
+    dataset: ImageDataset,
+    root: Path,
+    mirrors: Sequence[str] | None = None,
+    timeout: float = 60.0,
+) -> Path:
+    """Make sure all four files of `dataset` are in root/<Folder>/raw/, fetching the missing
+    ones; files already there are checked, not fetched again."""
+    folder = raw_folder(root, dataset)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(f"cannot create {folder} ({exc.strerror}); choose another --data-dir") from None
+    if mirrors is None:
+        mirrors = [os.environ[MIRROR_ENV]] if os.environ.get(MIRROR_ENV) else dataset.mirrors
+    for stem in (s for pair in SPLIT_FILES.values() for s in pair):
+        accepted = dataset.md5[stem]
+        present = find_file(root, dataset, stem)
+        if present is not None:
+            if verify(present, accepted):
+                continue
+            raise DataError(
+                f"{present} fails its checksum (corrupt or truncated); delete it and run "
+                "the download again"
+            )
+        _fetch(stem, folder, mirrors, accepted, timeout)
+    return folder
+
+
+def _fetch(stem: str, folder: Path, mirrors: Sequence[str], accepted: Sequence[str], timeout: float) -> None:
+    target = folder / f"{stem}.gz"
+    tmp = folder / f".{stem}.gz.part"
+    errors = []
+    for mirror in mirrors:
+        url = mirror.rstrip("/") + f"/{stem}.gz"
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as response:
+                tmp.write_bytes(response.read())
+        except (urllib.error.URLError, OSError) as exc:
+            errors.append(f"{url}: {getattr(exc, 'reason', exc)}")
+            continue
+        if verify(tmp, accepted):
+            os.replace(tmp, target)
+            return
+        tmp.unlink(missing_ok=True)
+        errors.append(f"{url}: checksum mismatch")
+    tmp.unlink(missing_ok=True)
+    raise DataError(
+        f"could not download {stem}.gz ({'; '.join(errors)}); check the network or copy the "
+        f"files into {folder} by hand"
+    )

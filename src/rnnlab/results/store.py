@@ -1,0 +1,171 @@
+"""The results store: every run and its metrics over time in one embedded SQLite file.
+
+Any table or plot can be rebuilt from it: a run row holds the full config, seed, versions,
+device and timing; the metrics table holds every evaluation. Writers open a short-lived
+connection with a generous busy timeout, so parallel runs sharing a file wait for each
+other instead of failing with "database is locked".
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from rnnlab.errors import RnnlabError
+
+DB_NAME = "rnnlab.db"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL,
+    task TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created REAL NOT NULL,
+    updated REAL NOT NULL,
+    seed INTEGER,
+    device TEXT,
+    precision TEXT,
+    config TEXT NOT NULL,
+    versions TEXT,
+    data_dir TEXT,
+    run_dir TEXT,
+    checkpoint TEXT,
+    iteration INTEGER DEFAULT 0,
+    total_iterations INTEGER,
+    wall_time REAL DEFAULT 0,
+    samples_per_sec REAL,
+    final_metrics TEXT,
+    best_metrics TEXT,
+    message TEXT
+);
+CREATE TABLE IF NOT EXISTS metrics (
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    iteration INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    value REAL,
+    wall_time REAL,
+    PRIMARY KEY (run_id, iteration, name)
+);
+"""
+
+_JSON_COLUMNS = ("config", "versions", "final_metrics", "best_metrics")
+
+
+class ResultsStore:
+    def __init__(self, runs_dir: str | Path) -> None:
+        self.runs_dir = Path(runs_dir)
+        self.path = self.runs_dir / DB_NAME
+        try:
+            self.runs_dir.mkdir(parents=True, exist_ok=True)
+            with self._connect() as db:
+                db.executescript(_SCHEMA)
+        except (OSError, sqlite3.OperationalError) as exc:
+            raise RnnlabError(
+                f"cannot write the results store in {self.runs_dir} ({exc}); "
+                "choose a writable folder with --runs-dir"
+            ) from None
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=60)
+        db.row_factory = sqlite3.Row
+        try:
+            with db:  # one transaction: commit on success, roll back on error
+                yield db
+        finally:
+            db.close()
+
+    # -- writing -------------------------------------------------------------------------
+    def create_run(self, **fields: Any) -> int:
+        now = time.time()
+        fields = {"created": now, "updated": now, "status": "running", **fields}
+        cols, values = _encode(fields)
+        marks = ", ".join("?" for _ in cols)
+        with self._connect() as db:
+            cur = db.execute(f"INSERT INTO runs ({', '.join(cols)}) VALUES ({marks})", values)
+            return int(cur.lastrowid)
+
+    def update_run(self, run_id: int, **fields: Any) -> None:
+        fields = {"updated": time.time(), **fields}
+        cols, values = _encode(fields)
+        sets = ", ".join(f"{c} = ?" for c in cols)
+        with self._connect() as db:
+            db.execute(f"UPDATE runs SET {sets} WHERE id = ?", (*values, run_id))
+
+    def log_metrics(
+        self, run_id: int, iteration: int, metrics: dict[str, float], wall_time: float
+    ) -> None:
+        rows = [(run_id, iteration, k, float(v), wall_time) for k, v in metrics.items()]
+        with self._connect() as db:
+            db.executemany("INSERT OR REPLACE INTO metrics VALUES (?, ?, ?, ?, ?)", rows)
+
+    def has_run(self, run_id: int) -> bool:
+        with self._connect() as db:
+            return db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is not None
+
+    # -- reading -------------------------------------------------------------------------
+    def get_run(self, run_id: int) -> dict[str, Any] | None:
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return _decode(row) if row else None
+
+    def list_runs(
+        self,
+        name: str | None = None,
+        task: str | None = None,
+        status: str | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        where, args = [], []
+        for column, value in (("task", task), ("status", status)):
+            if value:
+                where.append(f"{column} = ?")
+                args.append(value)
+        if name:
+            where.append("name LIKE ?")
+            args.append(name.replace("*", "%"))
+        sql = "SELECT * FROM runs"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id DESC"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        with self._connect() as db:
+            return [_decode(r) for r in db.execute(sql, args).fetchall()]
+
+    def metrics(self, run_id: int) -> list[dict[str, Any]]:
+        """Metrics over time: one dict per evaluation, {"iteration": i, "wall_time": t, ...}."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT iteration, name, value, wall_time FROM metrics WHERE run_id = ? "
+                "ORDER BY iteration",
+                (run_id,),
+            ).fetchall()
+        history: dict[int, dict[str, Any]] = {}
+        for r in rows:
+            entry = history.setdefault(r["iteration"], {"iteration": r["iteration"]})
+            entry[r["name"]] = r["value"]
+            entry["wall_time"] = r["wall_time"]
+        return list(history.values())
+
+
+def _encode(fields: dict[str, Any]) -> tuple[list[str], list[Any]]:
+    cols, values = [], []
+    for key, value in fields.items():
+        cols.append(key)
+        values.append(json.dumps(value) if key in _JSON_COLUMNS and value is not None else value)
+    return cols, values
+
+
+def _decode(row: sqlite3.Row) -> dict[str, Any]:
+    out = dict(row)
+    for key in _JSON_COLUMNS:
+        if out.get(key):
+            out[key] = json.loads(out[key])
+    return out

@@ -1,0 +1,207 @@
+"""Image classification read as a sequence: MNIST / Fashion-MNIST by rows, pixels or
+permuted pixels (SPEC.md section 1)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from rnnlab.config import RunConfig
+from rnnlab.data import images as img
+from rnnlab.errors import ConfigError
+from rnnlab.models.classifier import SequenceClassifier
+from rnnlab.tasks.base import Task
+
+# The validation split does not depend on the run's seed, so runs over seeds share it.
+_SPLIT_SEED = 20251123
+
+
+@dataclass
+class ImageDataConfig:
+    dataset: str = "mnist"  # mnist | fashion-mnist
+    view: str = "rows"  # rows (28 steps x 28) | pixels (784 x 1) | permuted (784 x 1, shuffled)
+    validation: int = 0  # training images held out as a validation set
+    permutation_seed: int = 0  # the fixed pixel order of the "permuted" view
+    train_limit: int = 0  # use only the first N training images (quick runs); 0 = all
+    test_limit: int = 0  # evaluate on only the first N test images; 0 = all
+    download: bool = False  # fetch missing files from the official mirrors
+
+
+class ClassifyTask(Task):
+    name = "classify"
+    DataConfig = ImageDataConfig
+    primary_metric = "test_acc"
+    higher_is_better = True
+
+    def __init__(
+        self,
+        config: RunConfig,
+        data_dir: Path | None,
+        device: torch.device,
+        state: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(config, data_dir, device, state)
+        d: ImageDataConfig = config.data
+        self.dataset = img.get_dataset(d.dataset)
+        if d.download:
+            from rnnlab.data.download import download_dataset
+
+            download_dataset(self.dataset, data_dir)
+        train_x, train_y = img.load_split(data_dir, self.dataset, "train")
+        test_x, test_y = img.load_split(data_dir, self.dataset, "test")
+        if d.train_limit:
+            train_x, train_y = train_x[: d.train_limit], train_y[: d.train_limit]
+        if d.test_limit:
+            test_x, test_y = test_x[: d.test_limit], test_y[: d.test_limit]
+        self.height, self.width = train_x.shape[1:]
+        steps, features = img.sequence_shape(d.view, self.height, self.width)
+        self.input_size, self.steps = features, steps
+
+        if state and "permutation" in state:
+            perm = torch.as_tensor(state["permutation"], dtype=torch.long)
+        elif d.view == "permuted":
+            g = torch.Generator().manual_seed(d.permutation_seed)
+            perm = torch.randperm(steps, generator=g)
+        else:
+            perm = None
+        self.permutation = perm
+        self._perm_on_device = perm.to(device) if perm is not None else None
+
+        if d.validation >= len(train_x):
+            raise ConfigError(
+                f"data.validation={d.validation} leaves no training images "
+                f"(only {len(train_x)}); use a smaller validation split"
+            )
+        order = np.random.default_rng(_SPLIT_SEED).permutation(len(train_x))
+        val_idx, train_idx = order[: d.validation], order[d.validation :]
+        if d.validation:
+            self.val_x = torch.from_numpy(train_x[np.sort(val_idx)]).to(device)
+            self.val_y = torch.from_numpy(train_y[np.sort(val_idx)]).to(device)
+            train_x, train_y = train_x[np.sort(train_idx)], train_y[np.sort(train_idx)]
+        else:
+            self.val_x = self.val_y = None
+        # Decoded once, kept as uint8 on the training device; batches are index lookups.
+        self.train_x = torch.from_numpy(np.ascontiguousarray(train_x)).to(device)
+        self.train_y = torch.from_numpy(train_y).to(device)
+        self.test_x = torch.from_numpy(np.ascontiguousarray(test_x)).to(device)
+        self.test_y = torch.from_numpy(test_y).to(device)
+        if config.train.batch_size > len(self.train_x):
+            raise ConfigError(
+                f"train.batch_size={config.train.batch_size} is larger than the "
+                f"{len(self.train_x)} training images; use a smaller batch"
+            )
+        self._epoch = -1
+        self._order: torch.Tensor | None = None
+
+    @classmethod
+    def validate_config(cls, config: RunConfig) -> None:
+        d = config.data
+        img.get_dataset(d.dataset)
+        if d.view not in img.VIEWS:
+            raise ConfigError(f"unknown view '{d.view}'; choose one of: {', '.join(img.VIEWS)}")
+        for name in ("validation", "train_limit", "test_limit"):
+            if getattr(d, name) < 0:
+                raise ConfigError(f"data.{name} must not be negative, got {getattr(d, name)}")
+
+    # -- data ----------------------------------------------------------------------------
+    @property
+    def train_size(self) -> int:
+        return len(self.train_x)
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self.dataset.classes
+
+    def _epoch_order(self, epoch: int) -> torch.Tensor:
+        if epoch != self._epoch:
+            # One generator per (seed, epoch): batch i is a pure function of the seed and i.
+            g = torch.Generator().manual_seed(self.config.seed * 1_000_003 + epoch)
+            self._order = torch.randperm(self.train_size, generator=g).to(self.device)
+            self._epoch = epoch
+        return self._order
+
+    def batch(self, iteration: int) -> tuple[torch.Tensor, torch.Tensor]:
+        per_epoch = self.batches_per_epoch()
+        epoch, step = divmod(iteration, per_epoch)
+        b = self.config.train.batch_size
+        idx = self._epoch_order(epoch)[step * b : (step + 1) * b]
+        return self.to_sequence(self.train_x[idx]), self.train_y[idx]
+
+    def to_sequence(self, images_uint8: torch.Tensor) -> torch.Tensor:
+        return img.as_sequence(images_uint8, self.config.data.view, self._perm_on_device)
+
+    # -- model ---------------------------------------------------------------------------
+    def build_model(self) -> nn.Module:
+        return SequenceClassifier(self.input_size, len(self.classes), self.config.model)
+
+    @classmethod
+    def model_from_config(cls, config: RunConfig) -> nn.Module:
+        """The model for a config, from shapes alone (used by `rnnlab inspect PRESET`)."""
+        _, features = img.sequence_shape(config.data.view)
+        classes = len(img.get_dataset(config.data.dataset).classes)
+        return SequenceClassifier(features, classes, config.model)
+
+    def loss(self, model: nn.Module, batch: Any, iteration: int) -> tuple[torch.Tensor, dict]:
+        x, y = batch
+        logits = model(x)
+        return F.cross_entropy(logits.float(), y), {}
+
+    # -- evaluation ----------------------------------------------------------------------
+    @torch.no_grad()
+    def predict_logits(self, model: nn.Module, images_uint8: torch.Tensor) -> torch.Tensor:
+        was_training = model.training
+        model.eval()
+        b = self.config.train.eval_batch_size
+        out = [
+            model(self.to_sequence(images_uint8[i : i + b])).float()
+            for i in range(0, len(images_uint8), b)
+        ]
+        model.train(was_training)
+        return torch.cat(out) if out else torch.empty(0, len(self.classes))
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module) -> dict[str, float]:
+        metrics: dict[str, float] = {}
+        splits = [("val", self.val_x, self.val_y)] if self.val_x is not None else []
+        splits.append(("test", self.test_x, self.test_y))
+        for split, x, y in splits:
+            logits = self.predict_logits(model, x)
+            metrics[f"{split}_loss"] = F.cross_entropy(logits, y).item()
+            metrics[f"{split}_acc"] = (logits.argmax(1) == y).float().mean().item() * 100
+        return metrics
+
+    def format_metrics(self, metrics: dict[str, float]) -> str:
+        parts = []
+        if "val_acc" in metrics:
+            parts.append(f"Val accuracy: {metrics['val_acc']:.2f}")
+        parts.append(f"Test accuracy: {metrics['test_acc']:.2f}")
+        return ". ".join(parts)
+
+    @torch.no_grad()
+    def confusion(self, model: nn.Module) -> torch.Tensor:
+        """Confusion matrix on the test set: rows = true class, columns = predicted."""
+        pred = self.predict_logits(model, self.test_x).argmax(1).cpu()
+        n = len(self.classes)
+        true = self.test_y.cpu()
+        return torch.bincount(true * n + pred, minlength=n * n).reshape(n, n)
+
+    # -- checkpoints ---------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        state: dict[str, Any] = {"classes": list(self.classes)}
+        if self.permutation is not None:
+            state["permutation"] = self.permutation.tolist()
+        return state
+
+    def describe(self) -> str:
+        d = self.config.data
+        val = f", {len(self.val_x)} validation" if self.val_x is not None else ""
+        return (
+            f"{self.dataset.name}: {self.train_size} training{val}, {len(self.test_x)} test "
+            f"images read as {self.steps} steps x {self.input_size} features ({d.view})"
+        )

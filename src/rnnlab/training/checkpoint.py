@@ -1,0 +1,98 @@
+"""Checkpoints: one file with everything a run needs to be evaluated or resumed exactly.
+
+Written atomically (temporary file in the same folder, then rename), so an interrupted save
+never leaves a half-written file in place of a good one, and read with weights_only=True,
+so loading a checkpoint never runs code from it.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from rnnlab.errors import CheckpointError, RnnlabError
+
+FORMAT = "rnnlab-checkpoint"
+VERSION = 1
+
+
+def atomic_write(path: Path, write: Any) -> None:
+    """Call write(file_object) on a temporary file, then move it over `path` in one step."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise RnnlabError(
+            f"cannot write to {path.parent} ({exc.strerror}); choose a writable folder "
+            "with --runs-dir"
+        ) from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+
+
+def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
+    path = Path(path)
+    payload = {"format": FORMAT, "version": VERSION, **payload}
+    atomic_write(path, lambda f: torch.save(payload, f))
+    return path
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist; check the path (rnnlab runs lists them)")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError, ValueError) as exc:
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+        # torch's weights_only errors put the useful line last, behind a long preamble
+        first = next((ln for ln in lines if "Unpickler error" in ln), lines[0] if lines else "")
+        first = first or type(exc).__name__
+        raise CheckpointError(
+            f"{path} is not a readable rnnlab checkpoint ({first[:160]}); "
+            "it may be truncated or from another program"
+        ) from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not an rnnlab checkpoint (no rnnlab header)")
+    if payload.get("version", 0) > VERSION:
+        raise CheckpointError(f"{path} was written by a newer rnnlab; upgrade rnnlab to read it")
+    return payload
+
+
+def load_model_state(model: torch.nn.Module, state: dict[str, Any], origin: str) -> None:
+    """load_state_dict with a one-line explanation when the shapes or names do not fit."""
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    extra = sorted(set(state) - set(own))
+    if missing or extra:
+        what = f"missing {missing[0]}" if missing else f"unexpected {extra[0]}"
+        raise CheckpointError(
+            f"checkpoint {origin} does not match the model ({what}); build the model with "
+            "the checkpoint's own config (rnnlab inspect CKPT shows it)"
+        )
+    for name, tensor in state.items():
+        if tuple(own[name].shape) != tuple(tensor.shape):
+            raise CheckpointError(
+                f"checkpoint {origin} does not match the model: {name} is "
+                f"{tuple(tensor.shape)} in the checkpoint but {tuple(own[name].shape)} in the "
+                "model; use the checkpoint's own config (rnnlab inspect CKPT shows it)"
+            )
+    model.load_state_dict(state)

@@ -1,0 +1,47 @@
+"""Optimizers and learning-rate schedules.
+
+The schedule is a pure function of the iteration, applied before every step, so resuming
+needs nothing beyond the iteration number.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from rnnlab.config import TrainConfig
+
+
+def make_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(
+            params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+        )
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "rmsprop":
+        return torch.optim.RMSprop(
+            params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+        )
+    raise ValueError(f"unknown optimizer {cfg.optimizer}")  # config validation prevents this
+
+
+def learning_rate(cfg: TrainConfig, iteration: int, total: int) -> float:
+    """The learning rate for this (0-based) iteration."""
+    if cfg.warmup and iteration < cfg.warmup:
+        return cfg.lr * (iteration + 1) / cfg.warmup
+    if cfg.schedule == "step":
+        return cfg.lr * cfg.lr_gamma ** (iteration // cfg.lr_step)
+    if cfg.schedule == "cosine":
+        span = max(1, total - cfg.warmup)
+        progress = min(1.0, (iteration - cfg.warmup) / span)
+        return cfg.lr * 0.5 * (1 + math.cos(math.pi * progress))
+    return cfg.lr
+
+
+def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = lr

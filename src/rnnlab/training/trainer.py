@@ -1,0 +1,362 @@
+"""One training loop for every task: steps, evaluation, progress, checkpoints, results.
+
+Reads top to bottom: `fit` runs iterations [start, total); every `eval_every` iterations it
+evaluates, prints the tutorials' line (iteration, loss, accuracy) with speed and time left,
+records the metrics and saves `last.pt` (and `best.pt` when the primary metric improved).
+Ctrl-C saves and stops cleanly; a NaN loss stops without overwriting the last good
+checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from rnnlab.config import RunConfig
+from rnnlab.errors import RnnlabError
+from rnnlab.results.store import ResultsStore
+from rnnlab.tasks.base import Task
+from rnnlab.training import checkpoint as ckpt
+from rnnlab.training.optim import learning_rate, make_optimizer, set_learning_rate
+from rnnlab.training.runtime import autocast, versions
+
+
+class TrainingInterrupted(RnnlabError):
+    """Ctrl-C: the run was saved and can be resumed."""
+
+
+class TrainingDiverged(RnnlabError):
+    """The loss became NaN or infinite."""
+
+
+@dataclass
+class RunResult:
+    run_id: int
+    run_dir: Path
+    checkpoint: Path
+    best_checkpoint: Path | None
+    status: str
+    iteration: int
+    metrics: dict[str, float]
+    best: dict[str, float]
+    history: list[dict[str, Any]]
+    wall_time: float
+    samples_per_sec: float
+    config: RunConfig
+    precision: str = "fp32"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def total_iterations(task: Task, config: RunConfig) -> int:
+    t = config.train
+    if t.epochs > 0:
+        return max(1, math.ceil(t.epochs * task.batches_per_epoch()))
+    return t.iters
+
+
+class Trainer:
+    def __init__(
+        self,
+        task: Task,
+        model: nn.Module,
+        config: RunConfig,
+        *,
+        device: torch.device,
+        precision: str,
+        store: ResultsStore,
+        run_id: int,
+        run_dir: Path,
+        resume_state: dict[str, Any] | None = None,
+        verbose: bool = True,
+    ) -> None:
+        self.task, self.model, self.config = task, model, config
+        self.device, self.precision = device, precision
+        self.store, self.run_id, self.run_dir = store, run_id, Path(run_dir)
+        self.verbose = verbose
+        self.optimizer = make_optimizer(model.parameters(), config.train)
+        self.total = total_iterations(task, config)
+        self.iteration = 0
+        self.history: list[dict[str, Any]] = []
+        self.best: dict[str, float] = {}
+        self.prior_wall = 0.0
+        self.prior_train_time = 0.0
+        self.prior_samples = 0
+        if resume_state is not None:
+            self._restore(resume_state)
+
+    # -- paths ---------------------------------------------------------------------------
+    @property
+    def last_path(self) -> Path:
+        return self.run_dir / "last.pt"
+
+    @property
+    def best_path(self) -> Path:
+        return self.run_dir / "best.pt"
+
+    # -- checkpoint state ----------------------------------------------------------------
+    def payload(self, wall: float, train_time: float, samples: int) -> dict[str, Any]:
+        rng = {"torch": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            rng["cuda"] = torch.cuda.get_rng_state_all()
+        return {
+            "task": self.config.task,
+            "config": self.config.to_dict(),
+            "task_state": self.task.state_dict(),
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "iteration": self.iteration,
+            "total_iterations": self.total,
+            "history": self.history,
+            "best": self.best,
+            "rng": rng,
+            "run_id": self.run_id,
+            "precision": self.precision,
+            "wall_time": wall,
+            "train_time": train_time,
+            "samples": samples,
+            "versions": versions(),
+        }
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        ckpt.load_model_state(self.model, state["model"], "to resume")
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.iteration = int(state["iteration"])
+        self.history = list(state.get("history", []))
+        self.best = dict(state.get("best", {}))
+        self.prior_wall = float(state.get("wall_time", 0.0))
+        self.prior_train_time = float(state.get("train_time", 0.0))
+        self.prior_samples = int(state.get("samples", 0))
+        rng = state.get("rng", {})
+        if "torch" in rng:
+            torch.set_rng_state(rng["torch"])
+        if "cuda" in rng and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(rng["cuda"])
+
+    # -- the loop ------------------------------------------------------------------------
+    def fit(self) -> RunResult:
+        cfg = self.config.train
+        model, task = self.model, self.task
+        model.train()
+        start_iter = self.iteration
+        started = time.perf_counter()
+        train_time = 0.0
+        samples = 0
+        loss_sum, loss_count = 0.0, 0
+        extras_sum: dict[str, float] = {}
+        last_good = self.last_path if self.last_path.exists() else None
+
+        self.store.update_run(
+            self.run_id, status="running", total_iterations=self.total, precision=self.precision
+        )
+        bar = tqdm(
+            total=self.total,
+            initial=start_iter,
+            unit="it",
+            dynamic_ncols=True,
+            disable=None if self.verbose else True,  # None: only on a terminal
+            leave=False,
+            file=sys.stderr,
+        )
+
+        def elapsed() -> float:
+            return self.prior_wall + time.perf_counter() - started
+
+        def speed() -> float:
+            t = self.prior_train_time + train_time
+            return (self.prior_samples + samples) / t if t > 0 else 0.0
+
+        try:
+            while self.iteration < self.total:
+                it = self.iteration
+                t0 = time.perf_counter()
+                set_learning_rate(self.optimizer, learning_rate(cfg, it, self.total))
+                batch = task.batch(it)
+                with autocast(self.device, self.precision):
+                    loss, extras = task.loss(model, batch, it)
+                loss_value = loss.item()
+                if not math.isfinite(loss_value):
+                    self._diverged(it, loss_value, last_good, elapsed())
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if cfg.clip_grad > 0:
+                    nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad)
+                self.optimizer.step()
+                self.iteration = it + 1
+                n = _batch_size(batch)
+                samples += n
+                train_time += time.perf_counter() - t0
+                loss_sum += loss_value
+                loss_count += 1
+                for k, v in extras.items():
+                    extras_sum[k] = extras_sum.get(k, 0.0) + float(v)
+                bar.update(1)
+                if self.iteration % 10 == 0:
+                    bar.set_postfix(loss=f"{loss_value:.4f}", sps=f"{speed():,.0f}")
+
+                if self.iteration % cfg.eval_every == 0 or self.iteration == self.total:
+                    train_metrics = {"train_loss": loss_sum / max(1, loss_count)}
+                    train_metrics.update(
+                        {f"train_{k}": v / max(1, loss_count) for k, v in extras_sum.items()}
+                    )
+                    loss_sum, loss_count, extras_sum = 0.0, 0, {}
+                    self._evaluate_and_save(train_metrics, elapsed(), train_time, samples, bar)
+                    last_good = self.last_path
+                    done = self.iteration - start_iter
+                    rate = (time.perf_counter() - started) / max(1, done)
+                    self._say(
+                        bar,
+                        f"  {speed():,.0f} samples/s, "
+                        f"{_hms(elapsed())} elapsed, "
+                        f"{_hms(rate * (self.total - self.iteration))} left",
+                        dim=True,
+                    )
+        except KeyboardInterrupt:
+            bar.close()
+            wall = elapsed()
+            ckpt.save_checkpoint(
+                self.last_path,
+                self.payload(wall, self.prior_train_time + train_time, self.prior_samples + samples),
+            )
+            self.store.update_run(
+                self.run_id,
+                status="interrupted",
+                iteration=self.iteration,
+                wall_time=wall,
+                checkpoint=str(self.last_path),
+                message="interrupted by the user",
+            )
+            raise TrainingInterrupted(
+                f"interrupted at iteration {self.iteration}/{self.total}; saved {self.last_path}; "
+                f"continue with: rnnlab train --resume {self.last_path}"
+            ) from None
+        bar.close()
+
+        wall = elapsed()
+        final = self.history[-1] if self.history else {}
+        metrics = {k: v for k, v in final.items() if k not in ("iteration", "wall_time")}
+        result = RunResult(
+            run_id=self.run_id,
+            run_dir=self.run_dir,
+            checkpoint=self.last_path,
+            best_checkpoint=self.best_path if self.best_path.exists() else None,
+            status="completed",
+            iteration=self.iteration,
+            metrics=metrics,
+            best=self.best,
+            history=self.history,
+            wall_time=wall,
+            samples_per_sec=speed(),
+            config=self.config,
+            precision=self.precision,
+        )
+        self.store.update_run(
+            self.run_id,
+            status="completed",
+            iteration=self.iteration,
+            wall_time=wall,
+            samples_per_sec=result.samples_per_sec,
+            final_metrics=metrics,
+            best_metrics=self.best,
+            checkpoint=str(self.last_path),
+        )
+        self._write_result_file(result)
+        return result
+
+    # -- helpers -------------------------------------------------------------------------
+    def _evaluate_and_save(
+        self, train_metrics: dict[str, float], wall: float, train_time: float, samples: int, bar
+    ) -> None:
+        with autocast(self.device, self.precision):
+            metrics = self.task.evaluate(self.model)
+        self.model.train()
+        row = {"iteration": self.iteration, "wall_time": round(wall, 3), **train_metrics, **metrics}
+        self.history.append(row)
+        self.store.log_metrics(self.run_id, self.iteration, {**train_metrics, **metrics}, wall)
+        key = self.task.primary_metric
+        value = metrics[key]
+        improved = not self.best or (
+            value > self.best[key] if self.task.higher_is_better else value < self.best[key]
+        )
+        if improved:
+            self.best = {"iteration": self.iteration, **metrics}
+        payload = self.payload(
+            wall, self.prior_train_time + train_time, self.prior_samples + samples
+        )
+        ckpt.save_checkpoint(self.last_path, payload)
+        if improved:
+            ckpt.save_checkpoint(self.best_path, payload)
+        self.store.update_run(
+            self.run_id,
+            iteration=self.iteration,
+            wall_time=wall,
+            final_metrics=metrics,
+            best_metrics=self.best,
+            checkpoint=str(self.last_path),
+        )
+        line = (
+            f"Iteration: {self.iteration}/{self.total}. Loss: {train_metrics['train_loss']:.4f}. "
+            f"{self.task.format_metrics(metrics)}"
+        )
+        self._say(bar, line)
+        extra = self.task.on_eval(self.model, self.iteration)
+        self.model.train()
+        if extra:
+            self._say(bar, extra)
+
+    def _diverged(self, it: int, value: float, last_good: Path | None, wall: float) -> None:
+        where = (
+            f"last good checkpoint: {last_good}" if last_good else "no checkpoint was saved yet"
+        )
+        message = f"loss became {value} at iteration {it + 1}"
+        self.store.update_run(
+            self.run_id, status="diverged", iteration=it, wall_time=wall, message=message
+        )
+        raise TrainingDiverged(
+            f"{message}; {where}; lower the learning rate (--lr) or clip gradients "
+            "(--clip-grad 1.0)"
+        )
+
+    def _say(self, bar, text: str, dim: bool = False) -> None:
+        if self.verbose:
+            bar.write(text, file=sys.stdout)
+            sys.stdout.flush()
+
+    def _write_result_file(self, result: RunResult) -> None:
+        run = self.store.get_run(self.run_id) or {}
+        data = {
+            "run_id": result.run_id,
+            "status": result.status,
+            "config": self.config.to_dict(),
+            "precision": result.precision,
+            "device": run.get("device"),
+            "versions": run.get("versions"),
+            "iteration": result.iteration,
+            "wall_time": result.wall_time,
+            "samples_per_sec": result.samples_per_sec,
+            "metrics": result.metrics,
+            "best": result.best,
+            "history": result.history,
+            "checkpoint": str(result.checkpoint),
+        }
+        ckpt.atomic_write_text(self.run_dir / "result.json", json.dumps(data, indent=2) + "\n")
+
+
+def _batch_size(batch: Any) -> int:
+    first = batch[0] if isinstance(batch, (tuple, list)) else batch
+    if isinstance(first, torch.Tensor):
+        return int(first.shape[0])
+    return len(first)
+
+
+def _hms(seconds: float) -> str:
+    seconds = int(max(0, seconds))
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
