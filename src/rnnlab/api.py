@@ -1,8 +1,8 @@
 """The Python API: everything the command line does, as plain functions.
 
-    >>> import rnnlab
-    >>> result = rnnlab.train("seed-c", data_dir="../shared/data", overrides={"train.iters": 500})
-    >>> rnnlab.evaluate(result.checkpoint)["test_acc"]
+>>> import rnnlab
+>>> result = rnnlab.train("seed-c", data_dir="../shared/data", overrides={"train.iters": 500})
+>>> rnnlab.evaluate(result.checkpoint)["test_acc"]
 """
 
 from __future__ import annotations
@@ -121,8 +121,10 @@ def train(
         verbose=verbose,
     )
     if verbose:
-        action = f"Resuming run {run_id} at iteration {trainer.iteration}" if state else (
-            f"Run {run_id}"
+        action = (
+            f"Resuming run {run_id} at iteration {trainer.iteration}"
+            if state
+            else (f"Run {run_id}")
         )
         print(
             f"{action}: {cfg.name or cfg.task} | {task.describe()} | "
@@ -168,12 +170,10 @@ def load(
     if task_name and cfg.task != task_name:
         raise CheckpointError(
             f"{checkpoint} is a '{cfg.task}' checkpoint, not '{task_name}'; "
-            f"use a checkpoint trained with task = \"{task_name}\""
+            f'use a checkpoint trained with task = "{task_name}"'
         )
     dev = resolve_device(device)
-    task = get_task_class(cfg.task)(
-        cfg, resolve_data_dir(data_dir), dev, payload.get("task_state")
-    )
+    task = get_task_class(cfg.task)(cfg, resolve_data_dir(data_dir), dev, payload.get("task_state"))
     model = task.build_model()
     ckpt.load_model_state(model, payload["model"], str(checkpoint))
     model.to(dev).eval()
@@ -223,7 +223,9 @@ def predict(
         picture = load_picture(path, (task.height, task.width)).to(task.test_x.device)
         rows.append((str(path), picture, None))
     if not rows:
-        raise ConfigError("nothing to predict: give test indices (--index 0 1 2) or --image FILE.png")
+        raise ConfigError(
+            "nothing to predict: give test indices (--index 0 1 2) or --image FILE.png"
+        )
     batch = torch.stack([r[1] for r in rows])
     probs = torch.softmax(task.predict_logits(loaded.model, batch), dim=1).cpu()
     out = []

@@ -83,7 +83,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise RnnlabError("--resume takes the config from the checkpoint; drop --preset/--config")
     source = args.config or args.preset
     if source is None and not args.resume:
-        raise RnnlabError("say what to train: --preset NAME or --config FILE.toml (rnnlab presets lists them)")
+        raise RnnlabError(
+            "say what to train: --preset NAME or --config FILE.toml (rnnlab presets lists them)"
+        )
     result = api.train(
         source,
         overrides=collect_overrides(args),
@@ -195,11 +197,15 @@ def cmd_runs(args: argparse.Namespace) -> int:
     if not rows:
         print("no runs recorded yet (train one with: rnnlab train --preset seed-c)")
         return 0
-    head = f"{'id':>4}  {'name':<22} {'task':<9} {'status':<11} {'iter':>6} {'metric':>16} {'time':>8}"
+    head = (
+        f"{'id':>4}  {'name':<22} {'task':<9} {'status':<11} {'iter':>6} {'metric':>16} {'time':>8}"
+    )
     print(head)
     for r in rows:
         metrics = r.get("final_metrics") or {}
-        key = next((k for k in ("test_acc", "val_loss", "val_acc", "dev_acc") if k in metrics), None)
+        key = next(
+            (k for k in ("test_acc", "val_loss", "val_acc", "dev_acc") if k in metrics), None
+        )
         shown = f"{key}={metrics[key]:.3f}" if key else "-"
         print(
             f"{r['id']:>4}  {r['name'][:22]:<22} {r['task']:<9} {r['status']:<11} "

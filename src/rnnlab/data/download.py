@@ -52,7 +52,9 @@ def download_dataset(
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise DataError(f"cannot create {folder} ({exc.strerror}); choose another --data-dir") from None
+        raise DataError(
+            f"cannot create {folder} ({exc.strerror}); choose another --data-dir"
+        ) from None
     if mirrors is None:
         mirrors = [os.environ[MIRROR_ENV]] if os.environ.get(MIRROR_ENV) else dataset.mirrors
     for stem in (s for pair in SPLIT_FILES.values() for s in pair):
@@ -69,7 +71,9 @@ def download_dataset(
     return folder
 
 
-def _fetch(stem: str, folder: Path, mirrors: Sequence[str], accepted: Sequence[str], timeout: float) -> None:
+def _fetch(
+    stem: str, folder: Path, mirrors: Sequence[str], accepted: Sequence[str], timeout: float
+) -> None:
     target = folder / f"{stem}.gz"
     tmp = folder / f".{stem}.gz.part"
     errors = []

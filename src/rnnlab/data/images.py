@@ -65,8 +65,16 @@ DATASETS: dict[str, ImageDataset] = {
         name="fashion-mnist",
         folder="FashionMNIST",
         classes=(
-            "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-            "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+            "T-shirt/top",
+            "Trouser",
+            "Pullover",
+            "Dress",
+            "Coat",
+            "Sandal",
+            "Shirt",
+            "Sneaker",
+            "Bag",
+            "Ankle boot",
         ),
         mirrors=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
         md5={
@@ -129,7 +137,9 @@ def load_split(root: Path, dataset: ImageDataset, split: str) -> tuple[np.ndarra
     img_path, lbl_path = find_file(root, dataset, img_stem), find_file(root, dataset, lbl_stem)
     images, labels = read_idx(img_path), read_idx(lbl_path)
     if images.ndim != 3 or images.dtype != np.uint8:
-        raise DataError(f"{img_path} holds {images.shape} {images.dtype}, not N x H x W uint8 images")
+        raise DataError(
+            f"{img_path} holds {images.shape} {images.dtype}, not N x H x W uint8 images"
+        )
     if labels.ndim != 1:
         raise DataError(f"{lbl_path} holds an array of shape {labels.shape}, not a label vector")
     if len(images) != len(labels):

@@ -23,7 +23,9 @@ def load_picture(path: str | Path, size: tuple[int, int] = (28, 28)) -> torch.Te
     except FileNotFoundError:
         raise DataError(f"image file {path} does not exist") from None
     except (UnidentifiedImageError, OSError) as exc:
-        raise DataError(f"cannot read {path} as an image ({exc}); give a PNG or JPEG file") from None
+        raise DataError(
+            f"cannot read {path} as an image ({exc}); give a PNG or JPEG file"
+        ) from None
     if pixels.mean() > 127:
         pixels = 255 - pixels
     return torch.from_numpy(pixels)

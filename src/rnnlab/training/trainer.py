@@ -208,23 +208,27 @@ class Trainer:
                         {f"train_{k}": v / max(1, loss_count) for k, v in extras_sum.items()}
                     )
                     loss_sum, loss_count, extras_sum = 0.0, 0, {}
-                    self._evaluate_and_save(train_metrics, elapsed(), train_time, samples, bar)
+                    line = self._evaluate_and_save(train_metrics, elapsed(), train_time, samples)
                     last_good = self.last_path
                     done = self.iteration - start_iter
                     rate = (time.perf_counter() - started) / max(1, done)
                     self._say(
                         bar,
-                        f"  {speed():,.0f} samples/s, "
-                        f"{_hms(elapsed())} elapsed, "
+                        f"{line} | {speed():,.0f} samples/s | {_hms(elapsed())} elapsed | "
                         f"{_hms(rate * (self.total - self.iteration))} left",
-                        dim=True,
                     )
+                    extra = self.task.on_eval(model, self.iteration)
+                    model.train()
+                    if extra:
+                        self._say(bar, extra)
         except KeyboardInterrupt:
             bar.close()
             wall = elapsed()
             ckpt.save_checkpoint(
                 self.last_path,
-                self.payload(wall, self.prior_train_time + train_time, self.prior_samples + samples),
+                self.payload(
+                    wall, self.prior_train_time + train_time, self.prior_samples + samples
+                ),
             )
             self.store.update_run(
                 self.run_id,
@@ -273,8 +277,9 @@ class Trainer:
 
     # -- helpers -------------------------------------------------------------------------
     def _evaluate_and_save(
-        self, train_metrics: dict[str, float], wall: float, train_time: float, samples: int, bar
-    ) -> None:
+        self, train_metrics: dict[str, float], wall: float, train_time: float, samples: int
+    ) -> str:
+        """Evaluate, record, checkpoint; returns the tutorials' progress line."""
         with autocast(self.device, self.precision):
             metrics = self.task.evaluate(self.model)
         self.model.train()
@@ -302,20 +307,13 @@ class Trainer:
             best_metrics=self.best,
             checkpoint=str(self.last_path),
         )
-        line = (
+        return (
             f"Iteration: {self.iteration}/{self.total}. Loss: {train_metrics['train_loss']:.4f}. "
             f"{self.task.format_metrics(metrics)}"
         )
-        self._say(bar, line)
-        extra = self.task.on_eval(self.model, self.iteration)
-        self.model.train()
-        if extra:
-            self._say(bar, extra)
 
     def _diverged(self, it: int, value: float, last_good: Path | None, wall: float) -> None:
-        where = (
-            f"last good checkpoint: {last_good}" if last_good else "no checkpoint was saved yet"
-        )
+        where = f"last good checkpoint: {last_good}" if last_good else "no checkpoint was saved yet"
         message = f"loss became {value} at iteration {it + 1}"
         self.store.update_run(
             self.run_id, status="diverged", iteration=it, wall_time=wall, message=message
@@ -325,7 +323,7 @@ class Trainer:
             "(--clip-grad 1.0)"
         )
 
-    def _say(self, bar, text: str, dim: bool = False) -> None:
+    def _say(self, bar, text: str) -> None:
         if self.verbose:
             bar.write(text, file=sys.stdout)
             sys.stdout.flush()
