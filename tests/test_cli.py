@@ -1,0 +1,152 @@
+"""The command line: the documented contract, exit codes and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from rnnlab.cli import main
+from tests.conftest import QUICK
+
+QUICK_FLAGS = [f"--set={k}={v}" for k, v in QUICK.items()]
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_train_evaluate_predict_inspect_runs(capsys, data_dir, tmp_path):
+    common = ["--data-dir", str(data_dir), "--runs-dir", str(tmp_path)]
+    code, out, _ = run(
+        capsys,
+        "train",
+        "--preset",
+        "seed-c",
+        *common,
+        *QUICK_FLAGS,
+        "--iters",
+        "20",
+        "--hidden",
+        "32",
+        "--lr",
+        "0.05",
+        "--seed",
+        "3",
+    )
+    assert code == 0
+    assert "Iteration: 10/20. Loss:" in out and "Test accuracy:" in out and "samples/s" in out
+    ckpt = next(tmp_path.glob("seed-c-*/last.pt"))
+    code, out, _ = run(capsys, "runs", "--runs-dir", str(tmp_path), "--json")
+    (row,) = json.loads(out)
+    assert row["seed"] == 3 and row["config"]["model"]["hidden"] == 32
+    assert row["config"]["train"]["lr"] == 0.05
+    code, out, _ = run(capsys, "runs", "--runs-dir", str(tmp_path))
+    assert "seed-c" in out and "completed" in out
+    code, out, _ = run(capsys, "evaluate", str(ckpt), "--data-dir", str(data_dir))
+    assert code == 0 and "Confusion matrix" in out and "test_acc" in out
+    code, out, _ = run(
+        capsys, "predict", str(ckpt), "--index", "0", "1", "--data-dir", str(data_dir)
+    )
+    assert code == 0 and out.startswith("test[0]:") and "(label: 7)" in out
+    code, out, _ = run(capsys, "inspect", str(ckpt))
+    assert code == 0 and "rnn.weight_hh_l1" in out and "10 tensors" in out
+
+
+def test_inspect_preset_and_presets_list(capsys):
+    code, out, _ = run(capsys, "inspect", "seed-a")
+    assert code == 0 and "6 tensors" in out and "100x28" in out
+    code, out, _ = run(capsys, "presets")
+    assert code == 0 and "sheet-lstm" in out and "98.33" in out
+
+
+def test_resume_from_the_command_line(capsys, data_dir, tmp_path):
+    common = ["--data-dir", str(data_dir), "--runs-dir", str(tmp_path)]
+    assert run(capsys, "train", "--preset", "sheet-rnn", *common, *QUICK_FLAGS)[0] == 0
+    ckpt = next(tmp_path.glob("sheet-rnn-*/last.pt"))
+    code, out, _ = run(capsys, "train", "--resume", str(ckpt), "--iters", "30", *common)
+    assert code == 0 and "Resuming run 1 at iteration 20" in out and "Iteration: 30/30" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["train", "--preset", "nope"], "unknown preset 'nope'"),
+        (["train", "--preset", "seed-c", "--cell", "xlstm"], "unknown cell type"),
+        (["train", "--preset", "seed-c", "--hidden", "0"], "model.hidden must be a positive"),
+        (["train", "--preset", "seed-c", "--lr", "-1"], "train.lr must be a positive number"),
+        (["train", "--preset", "seed-c", "--optimizer", "lbfgs"], "unknown optimizer"),
+        (["train", "--preset", "seed-c", "--set", "model.hiden=3"], "unknown field 'hiden'"),
+        (["train"], "say what to train"),
+        (["evaluate", "missing.pt"], "checkpoint missing.pt does not exist"),
+        (["inspect", "nothing-like-this"], "unknown preset 'nothing-like-this'"),
+    ],
+)
+def test_errors_are_one_line(capsys, tmp_path, argv, message):
+    code, _, err = (
+        run(capsys, *argv, "--runs-dir", str(tmp_path))
+        if argv[0] == "train"
+        else (run(capsys, *argv))
+    )
+    assert code == 1
+    assert err.startswith("rnnlab: error: ") and message in err
+    assert err.count("\n") == 1  # one line, no traceback
+
+
+def test_missing_data_folder(capsys, tmp_path):
+    code, _, err = run(
+        capsys,
+        "train",
+        "--preset",
+        "seed-c",
+        "--data-dir",
+        str(tmp_path / "no"),
+        "--runs-dir",
+        str(tmp_path),
+    )
+    assert code == 1 and "mnist data not found" in err and "--download" in err
+    assert err.count("\n") == 1
+
+
+def test_batch_larger_than_data(capsys, data_dir, tmp_path):
+    code, _, err = run(
+        capsys,
+        "train",
+        "--preset",
+        "seed-c",
+        "--data-dir",
+        str(data_dir),
+        "--runs-dir",
+        str(tmp_path),
+        "--set",
+        "data.train_limit=100",
+        "--batch-size",
+        "500",
+    )
+    assert code == 1 and "larger than the 100 training images" in err
+
+
+def test_console_script_has_no_traceback(tmp_path):
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rnnlab",
+            "train",
+            "--preset",
+            "seed-c",
+            "--data-dir",
+            str(tmp_path),
+            "--runs-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr and "rnnlab: error:" in proc.stderr

@@ -1,0 +1,97 @@
+"""IDX parsing, the MNIST-family layout, sequence views and their errors."""
+
+from __future__ import annotations
+
+import gzip
+
+import numpy as np
+import pytest
+import torch
+
+from rnnlab.data import images as img
+from rnnlab.data.idx import encode_idx, parse_idx, read_idx, write_idx
+from rnnlab.errors import DataError
+from tests.conftest import make_idx_dataset
+
+
+@pytest.mark.parametrize("suffix", ["", ".gz"])
+def test_idx_round_trip(tmp_path, suffix):
+    a = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
+    path = tmp_path / f"x-idx3-ubyte{suffix}"
+    write_idx(path, a)
+    b = read_idx(path)
+    assert b.shape == (2, 3, 4) and b.dtype == np.uint8
+    assert np.array_equal(a, b)
+    assert b.flags.writeable
+
+
+def test_real_mnist_matches_published_facts(data_dir):
+    mnist = img.get_dataset("mnist")
+    x, y = img.load_split(data_dir, mnist, "train")
+    assert x.shape == (60000, 28, 28) and y.shape == (60000,)
+    assert y[:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]
+    assert np.bincount(y).tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+    assert abs(x.mean() / 255 - 0.1307) < 1e-3
+    tx, ty = img.load_split(data_dir, mnist, "test")
+    assert tx.shape == (10000, 28, 28) and ty[:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
+
+
+def test_real_fashion_mnist_loads(data_dir):
+    x, y = img.load_split(data_dir, img.get_dataset("fashion-mnist"), "test")
+    assert x.shape == (10000, 28, 28) and set(np.unique(y)) == set(range(10))
+
+
+def test_uncompressed_files_work_too(tmp_path):
+    root = make_idx_dataset(tmp_path, gz=False)
+    x, y = img.load_split(root, img.get_dataset("mnist"), "train")
+    assert x.shape == (120, 28, 28) and y.dtype == np.int64
+
+
+def test_wrong_magic_is_reported():
+    with pytest.raises(DataError, match="wrong magic number"):
+        parse_idx(b"\x12\x34\x08\x01" + b"\x00" * 8, "f")
+
+
+def test_truncated_idx_is_reported():
+    data = encode_idx(np.zeros((5, 28, 28), dtype=np.uint8))
+    with pytest.raises(DataError, match=r"truncated or corrupt: .* download it again"):
+        parse_idx(data[:-10], "train-images")
+
+
+def test_truncated_gzip_is_reported(tmp_path):
+    path = tmp_path / "t.gz"
+    noise = np.random.default_rng(0).integers(0, 256, (50, 28, 28)).astype(np.uint8)
+    path.write_bytes(gzip.compress(encode_idx(noise))[:2000])
+    with pytest.raises(DataError, match="truncated or not a valid gzip"):
+        read_idx(path)
+
+
+def test_label_count_mismatch_is_reported(tmp_path):
+    root = make_idx_dataset(tmp_path)
+    write_idx(root / "MNIST/raw/train-labels-idx1-ubyte.gz", np.zeros(7, np.uint8))
+    with pytest.raises(DataError, match="120 images but 7 labels"):
+        img.load_split(root, img.get_dataset("mnist"), "train")
+
+
+def test_missing_folder_lists_files_and_fixes(tmp_path):
+    with pytest.raises(DataError) as err:
+        img.load_split(tmp_path, img.get_dataset("mnist"), "train")
+    text = str(err.value)
+    assert "train-images-idx3-ubyte" in text and "--data-dir" in text and "--download" in text
+    assert "\n" not in text
+
+
+@pytest.mark.parametrize(
+    ("view", "shape"), [("rows", (3, 28, 28)), ("pixels", (3, 784, 1)), ("permuted", (3, 784, 1))]
+)
+def test_sequence_views(view, shape):
+    batch = torch.randint(0, 256, (3, 28, 28), dtype=torch.uint8)
+    perm = torch.randperm(784)
+    x = img.as_sequence(batch, view, perm)
+    assert x.shape == shape and x.dtype == torch.float32
+    assert x.min() >= 0.0 and x.max() <= 1.0
+    flat = batch.reshape(3, -1).float() / 255
+    if view == "pixels":
+        assert torch.equal(x[..., 0], flat)
+    if view == "permuted":
+        assert torch.equal(x[..., 0], flat[:, perm])

@@ -1,0 +1,293 @@
+"""Training on real MNIST slices: learning, exact resume, Ctrl-C, NaN, checkpoints, store."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from rnnlab import api
+from rnnlab.errors import CheckpointError, ConfigError, RnnlabError
+from rnnlab.tasks.classify import ClassifyTask
+from rnnlab.training.trainer import TrainingDiverged, TrainingInterrupted
+from tests.conftest import QUICK
+
+
+def quick(**extra):
+    return {**QUICK, **extra}
+
+
+def params(path):
+    return torch.load(path, weights_only=True)["model"]
+
+
+def test_training_learns_and_records_everything(data_dir, tmp_path):
+    result = api.train(
+        "sheet-rnn",
+        overrides=quick(**{"train.iters": 60, "train.eval_every": 20}),
+        data_dir=data_dir,
+        runs_dir=tmp_path,
+        verbose=False,
+    )
+    accs = [h["test_acc"] for h in result.history]
+    assert [h["iteration"] for h in result.history] == [20, 40, 60]
+    assert accs[-1] > 40  # chance is 10 %
+    assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
+    # the store holds config, versions, metrics over time and timing
+    (run,) = api.runs(tmp_path)
+    assert run["status"] == "completed" and run["iteration"] == 60
+    assert run["config"]["model"]["cell"] == "rnn_tanh"
+    assert run["versions"]["torch"] == str(torch.__version__)
+    assert run["samples_per_sec"] > 0 and run["wall_time"] > 0
+    assert run["final_metrics"]["test_acc"] == pytest.approx(accs[-1])
+    from rnnlab.results.store import ResultsStore
+
+    history = ResultsStore(tmp_path).metrics(run["id"])
+    assert [h["test_acc"] for h in history] == pytest.approx(accs)
+    saved = json.loads((result.run_dir / "result.json").read_text())
+    assert saved["metrics"]["test_acc"] == pytest.approx(accs[-1])
+    assert (result.run_dir / "config.toml").is_file()
+    assert result.best_checkpoint is not None and result.best_checkpoint.is_file()
+
+
+@pytest.mark.parametrize("cell", ["rnn_tanh", "rnn_relu", "lstm", "gru"])
+def test_every_cell_trains(data_dir, tmp_path, cell):
+    result = api.train(
+        "sheet-rnn",
+        overrides=quick(**{"model.cell": cell, "model.hidden": 16, "train.iters": 10}),
+        data_dir=data_dir,
+        runs_dir=tmp_path,
+        verbose=False,
+    )
+    assert result.status == "completed" and 0 <= result.metrics["test_acc"] <= 100
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"data.view": "pixels", "data.train_limit": 200, "data.test_limit": 50},
+        {"data.view": "permuted", "data.train_limit": 200, "data.test_limit": 50},
+        {"data.validation": 100},
+        {"data.dataset": "fashion-mnist"},
+        {"model.bidirectional": True, "model.fc_hidden": 32, "model.dropout": 0.2},
+        {"train.optimizer": "sgd", "train.momentum": 0.9, "train.schedule": "step"},
+        {"train.optimizer": "adamw", "train.weight_decay": 0.01, "train.schedule": "cosine"},
+        {"train.optimizer": "rmsprop", "train.clip_grad": 1.0, "train.warmup": 5},
+        {"train.epochs": 0.5, "train.iters": 0},
+    ],
+)
+def test_options_train(data_dir, tmp_path, extra):
+    over = quick(**{"model.hidden": 16, "train.iters": 10})
+    over.update(extra)
+    result = api.train(
+        "sheet-rnn", overrides=over, data_dir=data_dir, runs_dir=tmp_path, verbose=False
+    )
+    assert result.status == "completed"
+    if "data.validation" in extra:
+        assert "val_acc" in result.metrics
+    if "train.epochs" in extra:
+        assert result.iteration == 10  # half of 1000 images / 50 per batch
+
+
+def test_permutation_is_stored_with_the_run(data_dir, tmp_path):
+    over = quick(
+        **{
+            "data.view": "permuted",
+            "data.train_limit": 200,
+            "data.test_limit": 50,
+            "model.hidden": 8,
+            "train.iters": 2,
+            "data.permutation_seed": 3,
+        }
+    )
+    result = api.train(
+        "sheet-rnn", overrides=over, data_dir=data_dir, runs_dir=tmp_path, verbose=False
+    )
+    perm = torch.load(result.checkpoint, weights_only=True)["task_state"]["permutation"]
+    assert sorted(perm) == list(range(784)) and perm != list(range(784))
+    loaded = api.load(result.checkpoint, data_dir=data_dir)
+    assert loaded.task.permutation.tolist() == perm
+
+
+def test_resume_continues_exactly(data_dir, tmp_path):
+    over = quick(**{"model.dropout": 0.3, "train.iters": 200, "train.eval_every": 50})
+    straight = api.train(
+        "sheet-lstm",
+        overrides={**over, "model.hidden": 32},
+        data_dir=data_dir,
+        runs_dir=tmp_path / "a",
+        verbose=False,
+    )
+    half = api.train(
+        "sheet-lstm",
+        overrides={**over, "model.hidden": 32, "train.iters": 100},
+        data_dir=data_dir,
+        runs_dir=tmp_path / "b",
+        verbose=False,
+    )
+    resumed = api.train(
+        resume=half.checkpoint,
+        overrides={"train.iters": 200},
+        data_dir=data_dir,
+        runs_dir=tmp_path / "b",
+        verbose=False,
+    )
+    a, b = params(straight.checkpoint), params(resumed.checkpoint)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert resumed.run_id == half.run_id  # the same run continues in the store
+    assert [h["iteration"] for h in resumed.history] == [50, 100, 150, 200]
+
+
+def test_ctrl_c_saves_and_resume_finishes(data_dir, tmp_path, monkeypatch):
+    over = quick(**{"train.iters": 40, "train.eval_every": 20, "model.hidden": 16})
+    straight = api.train(
+        "sheet-rnn", overrides=over, data_dir=data_dir, runs_dir=tmp_path / "a", verbose=False
+    )
+    original = ClassifyTask.batch
+
+    def interrupt_at_30(self, iteration):
+        if iteration == 30:
+            raise KeyboardInterrupt
+        return original(self, iteration)
+
+    monkeypatch.setattr(ClassifyTask, "batch", interrupt_at_30)
+    with pytest.raises(TrainingInterrupted, match="interrupted at iteration 30/40.*--resume"):
+        api.train(
+            "sheet-rnn", overrides=over, data_dir=data_dir, runs_dir=tmp_path / "b", verbose=False
+        )
+    (run,) = api.runs(tmp_path / "b")
+    assert run["status"] == "interrupted"
+    monkeypatch.setattr(ClassifyTask, "batch", original)
+    resumed = api.train(
+        resume=run["checkpoint"], data_dir=data_dir, runs_dir=tmp_path / "b", verbose=False
+    )
+    a, b = params(straight.checkpoint), params(resumed.checkpoint)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert api.runs(tmp_path / "b")[0]["status"] == "completed"
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(data_dir, tmp_path, monkeypatch):
+    original = ClassifyTask.loss
+
+    def nan_after_25(self, model, batch, iteration):
+        loss, extra = original(self, model, batch, iteration)
+        return (loss * float("nan") if iteration >= 25 else loss), extra
+
+    monkeypatch.setattr(ClassifyTask, "loss", nan_after_25)
+    with pytest.raises(TrainingDiverged, match="loss became nan at iteration 26; last good"):
+        api.train(
+            "sheet-rnn",
+            overrides=quick(**{"train.iters": 40}),
+            data_dir=data_dir,
+            runs_dir=tmp_path,
+            verbose=False,
+        )
+    (run,) = api.runs(tmp_path)
+    assert run["status"] == "diverged"
+    payload = torch.load(run["checkpoint"], weights_only=True)
+    assert payload["iteration"] == 20
+    assert all(torch.isfinite(t).all() for t in payload["model"].values())
+
+
+def test_evaluate_and_predict(data_dir, tmp_path):
+    result = api.train(
+        "sheet-rnn",
+        overrides=quick(**{"train.iters": 40}),
+        data_dir=data_dir,
+        runs_dir=tmp_path,
+        verbose=False,
+    )
+    ev = api.evaluate(result.checkpoint, data_dir=data_dir)
+    assert ev["test_acc"] == pytest.approx(result.metrics["test_acc"], abs=1e-6)
+    matrix = torch.tensor(ev["confusion"])
+    assert matrix.shape == (10, 10) and matrix.sum() == 200
+    assert matrix.diag().sum() / 200 * 100 == pytest.approx(ev["test_acc"], abs=1e-4)
+    assert len(ev["per_class_acc"]) == 10
+    rows = api.predict(result.checkpoint, indices=[0, 1], data_dir=data_dir)
+    assert [r["label"] for r in rows] == ["7", "2"]
+    assert all(abs(sum(p for _, p in r["top"]) - r["probability"]) < 1 for r in rows)
+    assert rows[0]["top"][0][0] == rows[0]["predicted"]
+
+
+def test_predict_a_png(data_dir, tmp_path):
+    from PIL import Image
+
+    from rnnlab.data.images import get_dataset, load_split
+
+    result = api.train(
+        "sheet-rnn",
+        overrides=quick(**{"train.iters": 60}),
+        data_dir=data_dir,
+        runs_dir=tmp_path,
+        verbose=False,
+    )
+    x, _ = load_split(data_dir, get_dataset("mnist"), "test")
+    png = tmp_path / "digit.png"
+    Image.fromarray(255 - x[0]).save(png)  # dark ink on white paper, as people draw digits
+    (row,) = api.predict(result.checkpoint, images=[png], data_dir=data_dir)
+    (ref,) = api.predict(result.checkpoint, indices=[0], data_dir=data_dir)
+    assert row["predicted"] == ref["predicted"]
+    assert row["probability"] == pytest.approx(ref["probability"], abs=1e-5)
+
+
+def test_checkpoint_that_does_not_match_the_model(data_dir, tmp_path):
+    result = api.train(
+        "sheet-rnn",
+        overrides=quick(**{"train.iters": 2}),
+        data_dir=data_dir,
+        runs_dir=tmp_path,
+        verbose=False,
+    )
+    payload = torch.load(result.checkpoint, weights_only=True)
+    payload["config"]["model"]["hidden"] = 64
+    bad = tmp_path / "bad.pt"
+    torch.save(payload, bad)
+    with pytest.raises(CheckpointError, match=r"does not match the model: rnn.weight_ih_l0 is"):
+        api.evaluate(bad, data_dir=data_dir)
+
+
+def test_unreadable_checkpoints(tmp_path):
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="not a readable rnnlab checkpoint"):
+        api.evaluate(junk)
+    torch.save({"weights": torch.zeros(2)}, tmp_path / "other.pt")
+    with pytest.raises(CheckpointError, match="not an rnnlab checkpoint"):
+        api.evaluate(tmp_path / "other.pt")
+    with pytest.raises(CheckpointError, match="does not exist"):
+        api.evaluate(tmp_path / "missing.pt")
+
+
+def test_batch_larger_than_the_data(data_dir, tmp_path):
+    with pytest.raises(ConfigError, match="batch_size=5000 is larger than the 1000 training"):
+        api.train(
+            "seed-c",
+            overrides=quick(**{"train.batch_size": 5000}),
+            data_dir=data_dir,
+            runs_dir=tmp_path,
+            verbose=False,
+        )
+
+
+def test_unwritable_runs_folder(data_dir, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(RnnlabError, match="choose a writable folder with --runs-dir"):
+        api.train(
+            "seed-c", overrides=quick(), data_dir=data_dir, runs_dir=blocker / "runs", verbose=False
+        )
+
+
+def test_save_writes_a_loadable_copy(data_dir, tmp_path):
+    target = tmp_path / "rnn.pt"
+    api.train(
+        "lstm-2ep",
+        overrides=quick(**{"train.iters": 4, "model.hidden": 8}),
+        data_dir=data_dir,
+        runs_dir=tmp_path,
+        save=target,
+        verbose=False,
+    )
+    info = api.inspect(target)
+    assert info["config"]["name"] == "lstm-2ep" and info["total"] > 0
