@@ -1,3 +1,26 @@
-"""rnnlab: build, train, compare and tune recurrent neural networks in PyTorch."""
+"""rnnlab: build, train, compare and tune recurrent neural networks in PyTorch.
+
+import rnnlab
+result = rnnlab.train("sheet-lstm", data_dir="data", overrides={"train.iters": 500})
+rnnlab.evaluate(result.checkpoint, data_dir="data")
+"""
+
+from __future__ import annotations
+
+from typing import Any
 
 __version__ = "0.1.0"
+
+_API = {"train", "evaluate", "predict", "inspect", "load", "runs", "make_config"}
+
+
+def __getattr__(name: str) -> Any:
+    # The API pulls in torch; importing it lazily keeps `import rnnlab` cheap.
+    if name in _API:
+        from rnnlab import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'rnnlab' has no attribute {name!r}")
+
+
+__all__ = sorted(_API)

@@ -253,7 +253,7 @@ def inspect(target: str | Path, *, data_dir: str | Path | None = None) -> dict[s
         source = f"checkpoint {path} (iteration {payload.get('iteration')})"
     else:
         cfg = make_config(target)
-        model = build_model_without_data(cfg)
+        model = build_model_without_data(cfg, data_dir)
         shapes = {k: tuple(p.shape) for k, p in model.named_parameters()}
         source = f"preset {target}" if not path.is_file() else f"config {path}"
     params = [(name, shape, _numel(shape)) for name, shape in shapes.items()]
@@ -265,12 +265,14 @@ def inspect(target: str | Path, *, data_dir: str | Path | None = None) -> dict[s
     }
 
 
-def build_model_without_data(cfg: RunConfig) -> nn.Module:
-    """The model a config describes, built from shapes alone (no data files read)."""
-    builder = getattr(get_task_class(cfg.task), "model_from_config", None)
-    if builder is None:
-        raise ConfigError(f"task '{cfg.task}' cannot build its model without data")
-    return builder(cfg)
+def build_model_without_data(cfg: RunConfig, data_dir: str | Path | None = None) -> nn.Module:
+    """The model a config describes: from shapes alone where the task can (no data read),
+    else from the task's data (a vocabulary decides the embedding size, say)."""
+    task_cls = get_task_class(cfg.task)
+    builder = getattr(task_cls, "model_from_config", None)
+    if builder is not None:
+        return builder(cfg)
+    return task_cls(cfg, resolve_data_dir(data_dir), torch.device("cpu")).build_model()
 
 
 def runs(

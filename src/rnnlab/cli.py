@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -203,15 +204,23 @@ def cmd_runs(args: argparse.Namespace) -> int:
     print(head)
     for r in rows:
         metrics = r.get("final_metrics") or {}
-        key = next(
-            (k for k in ("test_acc", "val_loss", "val_acc", "dev_acc") if k in metrics), None
-        )
+        key = _primary_metric(r["task"])
+        key = key if key in metrics else None
         shown = f"{key}={metrics[key]:.3f}" if key else "-"
         print(
             f"{r['id']:>4}  {r['name'][:22]:<22} {r['task']:<9} {r['status']:<11} "
             f"{r['iteration'] or 0:>6} {shown:>16} {r['wall_time'] or 0:>7.1f}s"
         )
     return 0
+
+
+def _primary_metric(task: str) -> str:
+    from rnnlab.tasks import get_task_class
+
+    try:
+        return get_task_class(task).primary_metric
+    except RnnlabError:
+        return ""
 
 
 def cmd_presets(args: argparse.Namespace) -> int:
@@ -318,6 +327,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("rnnlab: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug or an environment failure: still one line by default
+        if os.environ.get("RNNLAB_DEBUG"):
+            raise
+        text = " ".join(str(exc).split())[:300]
+        print(
+            f"rnnlab: error: unexpected {type(exc).__name__}: {text} "
+            "(set RNNLAB_DEBUG=1 to see the traceback)",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":
