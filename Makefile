@@ -3,15 +3,16 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 DATA ?= ../shared/data
+# The CPU wheel on this disk; elsewhere e.g. `make TORCH="torch>=2.2"` for your own build.
+TORCH ?= torch==2.13.0
 export RNNLAB_DATA ?= $(abspath $(DATA))
 
 .PHONY: install demo test test-slow lint bench clean
 
 $(BIN)/rnnlab: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
 	# torch first, pinned to the build on this disk; the project itself asks only torch>=2.2.
-	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q "$(TORCH)"
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
