@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from rnnlab.data.idx import write_idx
 
@@ -20,6 +21,12 @@ QUICK = {
     "train.iters": 20,
     "train.eval_every": 10,
 }
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The models in the fast tests are tiny: one thread is as fast, and it stays fast when
+    # other processes share the cores (oversubscribed OpenMP threads slow down badly).
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,10 @@ TARGETS = [
 @pytest.mark.parametrize(("preset", "dataset", "minimum"), TARGETS)
 def test_full_run_reaches_target(data_dir, tmp_path, preset, dataset, minimum):
     result = api.train(
-        preset, overrides={"data.dataset": dataset}, data_dir=data_dir, runs_dir=tmp_path,
+        preset,
+        overrides={"data.dataset": dataset},
+        data_dir=data_dir,
+        runs_dir=tmp_path,
         verbose=False,
     )
     assert result.iteration == 3000

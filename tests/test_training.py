@@ -69,6 +69,7 @@ def test_every_cell_trains(data_dir, tmp_path, cell):
         {"data.view": "pixels", "data.train_limit": 200, "data.test_limit": 50},
         {"data.view": "permuted", "data.train_limit": 200, "data.test_limit": 50},
         {"data.validation": 100},
+        {"model.impl": "scratch", "model.cell": "lstm", "model.layers": 2},
         {"data.dataset": "fashion-mnist"},
         {"model.bidirectional": True, "model.fc_hidden": 32, "model.dropout": 0.2},
         {"train.optimizer": "sgd", "train.momentum": 0.9, "train.schedule": "step"},
