@@ -292,3 +292,35 @@ def test_save_writes_a_loadable_copy(data_dir, tmp_path):
     )
     info = api.inspect(target)
     assert info["config"]["name"] == "lstm-2ep" and info["total"] > 0
+
+
+def test_same_seed_same_result_other_seed_differs(data_dir, tmp_path):
+    over = quick(**{"model.hidden": 16, "model.dropout": 0.2, "model.layers": 2})
+    runs = [
+        api.train(
+            "sheet-rnn",
+            overrides={**over, "seed": s},
+            data_dir=data_dir,
+            runs_dir=tmp_path,
+            verbose=False,
+        )
+        for s in (5, 5, 6)
+    ]
+    a, b, c = (params(r.checkpoint) for r in runs)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+    assert runs[0].history == [
+        {**h, "wall_time": runs[0].history[i]["wall_time"]} for i, h in enumerate(runs[1].history)
+    ]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a CPU-only machine")
+def test_asking_for_a_missing_gpu(data_dir, tmp_path):
+    with pytest.raises(ConfigError, match="no CUDA GPU is available; use --device cpu"):
+        api.train(
+            "seed-c",
+            overrides=quick(device="cuda"),
+            data_dir=data_dir,
+            runs_dir=tmp_path,
+            verbose=False,
+        )
