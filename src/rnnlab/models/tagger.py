@@ -19,6 +19,16 @@ from rnnlab.config import ModelConfig
 from rnnlab.models.recurrent import from_config, recurrent_output_size
 
 
+def _small_embedding(n: int, dim: int) -> nn.Embedding:
+    """nn.Embedding starts at N(0, 1): vectors of norm ~sqrt(dim) that saturate the LSTM's
+    gates and made training several times slower here; N(0, 1/dim) gives norm ~1."""
+    emb = nn.Embedding(n, dim, padding_idx=0)
+    with torch.no_grad():
+        emb.weight.normal_(0.0, dim**-0.5)
+        emb.weight[0].zero_()
+    return emb
+
+
 class CharCNN(nn.Module):
     """A word's spelling -> a vector: character embeddings, a width-3 convolution and a max
     over positions. Suffixes ("-ly", "-ing"), capitals and digits are what unknown words
@@ -26,7 +36,7 @@ class CharCNN(nn.Module):
 
     def __init__(self, n_chars: int, dim: int) -> None:
         super().__init__()
-        self.embedding = nn.Embedding(n_chars, dim, padding_idx=0)
+        self.embedding = _small_embedding(n_chars, dim)
         self.conv = nn.Conv1d(dim, dim, kernel_size=3, padding=1)
 
     def forward(self, chars: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -45,7 +55,7 @@ class Tagger(nn.Module):
         width = 0
         self.embedding = None
         if cfg.embedding_dim > 0:
-            self.embedding = nn.Embedding(n_words, cfg.embedding_dim, padding_idx=0)
+            self.embedding = _small_embedding(n_words, cfg.embedding_dim)
             width += cfg.embedding_dim
         self.chars = CharCNN(n_chars, cfg.char_dim) if cfg.char_dim > 0 else None
         width += cfg.char_dim
