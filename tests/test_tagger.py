@@ -321,7 +321,7 @@ def test_empty_sentence_is_an_error(tiny_run, capsys):
 # --------------------------------------------------------------------------- full run
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # measured 94.78 % with 5 epochs: may fail until the preset trains longer
 def test_full_preset_reaches_95(ewt, tmp_path):
     result = api.train("pos-ewt", data_dir=ewt, runs_dir=tmp_path, verbose=False)
     assert result.metrics["test_acc"] >= 95.0
