@@ -1,0 +1,54 @@
+"""`rnnlab tag CKPT "The old man the boat ."`: part-of-speech tags of sentences."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from rnnlab.errors import DataError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    from rnnlab.cli import add_common_args
+
+    p = subparsers.add_parser(
+        "tag",
+        help="part-of-speech tags of sentences with a trained tagger",
+        description="Tag whitespace-tokenised sentences; prints word/TAG, one line each.",
+    )
+    p.add_argument("checkpoint", help="a tagger checkpoint (.pt)")
+    p.add_argument("sentences", nargs="*", help="sentences to tag (quote each one)")
+    p.add_argument("--file", help="a text file with one sentence per line (blank lines skipped)")
+    p.add_argument("--device", default=None)
+    p.add_argument("--json", action="store_true", help="print [[word, tag], ...] per sentence")
+    add_common_args(p, overrides=False)
+    p.set_defaults(func=cmd_tag)
+
+
+def _read_lines(path: str) -> list[str]:
+    file = Path(path)
+    if not file.is_file():
+        raise DataError(f"sentence file {file} not found; give a text file, one sentence a line")
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise DataError(f"{file} is not UTF-8 text; give a plain text file") from None
+    return [line for line in text.splitlines() if line.strip()]
+
+
+def cmd_tag(args: argparse.Namespace) -> int:
+    from rnnlab.tagging_api import format_tagged, tag_many
+
+    sentences = list(args.sentences)
+    if args.file:
+        sentences.extend(_read_lines(args.file))
+    if not sentences:
+        raise DataError('nothing to tag: give sentences ("The old man the boat .") or --file')
+    tagged = tag_many(args.checkpoint, sentences, device=args.device or "auto")
+    if args.json:
+        print(json.dumps(tagged))
+        return 0
+    for sentence in tagged:
+        print(format_tagged(sentence))
+    return 0
