@@ -10,6 +10,7 @@ from rnnlab.errors import ConfigError
 TASKS: dict[str, str] = {
     "classify": "rnnlab.tasks.classify:ClassifyTask",
     "hihell": "rnnlab.tasks.hihell:HihellTask",
+    "seq2seq": "rnnlab.tasks.seq2seq:Seq2SeqTask",
 }
 
 

@@ -58,8 +58,8 @@ class HihellTask(Task):
     ) -> None:
         super().__init__(config, data_dir, device, state)
         d: HihellDataConfig = config.data
-        self.chars = list(state["chars"]) if state and "chars" in state else vocabulary(
-            d.source, d.target
+        self.chars = (
+            list(state["chars"]) if state and "chars" in state else vocabulary(d.source, d.target)
         )
         index = {c: i for i, c in enumerate(self.chars)}
         src = torch.tensor([index[c] for c in d.source], device=device)
