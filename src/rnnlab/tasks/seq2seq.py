@@ -32,6 +32,8 @@ class Seq2SeqDataConfig:
     test_size: int = 2_000
     data_seed: int = 0  # the generated examples depend on this only, not on the run's seed
     reverse_source: bool = False  # feed the source backwards (helps without attention)
+    pad_operands: bool = False  # add: zero-pad both numbers to `digits` ("12+345" -> "012+345")
+    reverse_target: bool = False  # emit the answer backwards (addition: units digit first)
     teacher_forcing: float = 1.0  # probability of feeding the true previous target token
     attention_score: str = "dot"  # with model.attention = true: dot | additive
 
@@ -91,11 +93,17 @@ class Seq2SeqTask(Task):
 
     # -- text <-> tokens -----------------------------------------------------------------
     def encode_source(self, text: str) -> list[int]:
+        d = self.config.data
+        parts = text.split("+")
+        if d.pad_operands and d.problem == "add" and len(parts) == 2:
+            # Digits of equal weight then sit at fixed positions, which attention finds easily.
+            text = "+".join(p.zfill(d.digits) for p in parts)
         ids = [self.index[c] for c in text]
         return ids[::-1] if self.config.data.reverse_source else ids
 
     def encode_target(self, text: str) -> list[int]:
-        return [self.index[c] for c in text] + [EOS]
+        ids = [self.index[c] for c in text]
+        return (ids[::-1] if self.config.data.reverse_target else ids) + [EOS]
 
     def decode(self, ids: list[int]) -> str:
         """Characters up to the first <eos>, special tokens dropped."""
@@ -105,18 +113,19 @@ class Seq2SeqTask(Task):
                 break
             if i >= len(SPECIALS):
                 out.append(self.tokens[i])
-        return "".join(out)
+        return "".join(out[::-1] if self.config.data.reverse_target else out)
 
     def unknown_characters(self, text: str) -> list[str]:
         return sorted({c for c in text if c not in self.index or self.index[c] < len(SPECIALS)})
 
     def _tensors(self, sources: list[str], targets: list[str] | None = None):
         d = self.config.data
-        width = max([source_steps(d)] + [len(s) for s in sources])
+        encoded = [self.encode_source(s) for s in sources]
+        width = max([source_steps(d)] + [len(ids) for ids in encoded])
         src = torch.full((len(sources), width), PAD, dtype=torch.long)
-        lengths = torch.tensor([len(s) for s in sources], dtype=torch.long)
-        for row, s in enumerate(sources):
-            src[row, : len(s)] = torch.tensor(self.encode_source(s), dtype=torch.long)
+        lengths = torch.tensor([len(ids) for ids in encoded], dtype=torch.long)
+        for row, ids in enumerate(encoded):
+            src[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
         if targets is None:
             return src.to(self.device), lengths.to(self.device)
         tgt = torch.full((len(targets), target_steps(d)), PAD, dtype=torch.long)
