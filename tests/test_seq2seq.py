@@ -87,13 +87,25 @@ def test_train_and_test_are_disjoint_and_seeded(problem):
 
 
 def test_tiny_problem_keeps_test_disjoint():
-    # 1-digit addition has 100 distinct examples: test takes at most half, train repeats.
+    # 1-digit addition has 100 distinct examples: the test set takes its share, the training
+    # set repeats the rest.
     train, test = synthetic.generate(
         "add", length=1, digits=1, train_size=400, test_size=80, seed=0
     )
-    assert len(test) == 50 and len(train) == 400
+    assert 0 < len(test) <= 50 and len(train) == 400
     assert not set(train) & set(test)
-    assert len(set(train)) == 50
+    assert len(set(train)) == 100 - len(test)
+
+
+def test_every_operand_width_reaches_training():
+    # One-digit sums are few (100); they must not all be drawn into the test set.
+    train, test = synthetic.generate(
+        "add", length=1, digits=3, train_size=20000, test_size=2000, seed=0
+    )
+    widths = {tuple(len(x) for x in s.split("+")) for s in train}
+    assert len(widths) == 9
+    one_digit = [s for s in test if len(s) == 3]
+    assert len(one_digit) <= 10
 
 
 # --------------------------------------------------------------------------- padding, masks

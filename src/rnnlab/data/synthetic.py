@@ -73,6 +73,38 @@ def _unique_in_order(rows: np.ndarray) -> np.ndarray:
     return rows[np.sort(first)]
 
 
+def _strata(problem: str, rows: np.ndarray) -> list[tuple[int, ...]]:
+    """Groups that must all reach the training set: for addition, the operands' digit counts
+    (the 100 one-digit sums would otherwise all be drawn into the test set first)."""
+    if problem != "add":
+        return [()] * len(rows)
+    widths = np.where(rows == 0, 1, np.floor(np.log10(np.maximum(rows, 1))).astype(int) + 1)
+    return [tuple(w) for w in widths.tolist()]
+
+
+def _split(
+    problem: str, pool: np.ndarray, test_size: int, share: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The first examples of the pool go to the test set, but from each stratum at most
+    `share` of its examples (rounded up) and never more than half."""
+    strata = _strata(problem, pool)
+    counts: dict[tuple[int, ...], int] = {}
+    for key in strata:
+        counts[key] = counts.get(key, 0) + 1
+    caps = {k: min(-(-int(n * share * 1e6) // 1_000_000), n // 2) for k, n in counts.items()}
+    taken = dict.fromkeys(counts, 0)
+    in_test = np.zeros(len(pool), dtype=bool)
+    n_test = 0
+    for i, key in enumerate(strata):
+        if n_test == test_size:
+            break
+        if taken[key] < caps[key]:
+            taken[key] += 1
+            in_test[i] = True
+            n_test += 1
+    return pool[in_test], pool[~in_test]
+
+
 def _to_strings(problem: str, rows: np.ndarray) -> list[str]:
     if problem == "add":
         return [f"{a}+{b}" for a, b in rows.tolist()]
@@ -105,9 +137,7 @@ def generate(
                 break
             more = _draw(problem, length, digits, rng, 2 * (need - len(pool)) + 16)
             pool = _unique_in_order(np.concatenate([pool, more]))
-    # Keep at least half the distinct examples for training when the problem is small.
-    n_test = min(test_size, len(pool) // 2)
-    test, rest = pool[:n_test], pool[n_test:]
+    test, rest = _split(problem, pool, test_size, test_size / need)
     if len(rest) >= train_size:
         train = rest[:train_size]
     else:
