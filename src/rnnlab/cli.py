@@ -247,7 +247,11 @@ def cmd_download(args: argparse.Namespace) -> int:
 
 
 # Modules that add their own subcommands: each has register(subparsers) -> None.
-COMMAND_MODULES: tuple[str, ...] = ("rnnlab.commands.tag",)
+COMMAND_MODULES: tuple[str, ...] = (
+    "rnnlab.commands.sample",
+    "rnnlab.commands.tag",
+    "rnnlab.commands.translate",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

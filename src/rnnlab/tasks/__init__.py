@@ -9,6 +9,9 @@ from rnnlab.errors import ConfigError
 # name -> "module:Class". New tasks add one line here.
 TASKS: dict[str, str] = {
     "classify": "rnnlab.tasks.classify:ClassifyTask",
+    "charlm": "rnnlab.tasks.charlm:CharLMTask",
+    "hihell": "rnnlab.tasks.hihell:HihellTask",
+    "seq2seq": "rnnlab.tasks.seq2seq:Seq2SeqTask",
     "tagger": "rnnlab.tasks.tagger:TaggerTask",
 }
 

@@ -1,0 +1,27 @@
+"""`rnnlab translate CKPT TEXT...`: the answers of a trained encoder-decoder."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def cmd_translate(args: argparse.Namespace) -> int:
+    from rnnlab.translate import translate_many
+
+    answers = translate_many(args.checkpoint, args.texts, device=args.device or "cpu")
+    for text, answer in zip(args.texts, answers):
+        print(answer if len(args.texts) == 1 else f"{text} -> {answer}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    from rnnlab.cli import add_common_args
+
+    p = subparsers.add_parser(
+        "translate", help='answer inputs with a seq2seq checkpoint, e.g. "123+45" -> 168'
+    )
+    p.add_argument("checkpoint", help="a checkpoint of a seq2seq run (last.pt / best.pt)")
+    p.add_argument("texts", nargs="+", metavar="TEXT", help="source strings, e.g. 123+45")
+    p.add_argument("--device", default=None, help="cpu (default) | cuda | mps | auto")
+    add_common_args(p, overrides=False)
+    p.set_defaults(func=cmd_translate)

@@ -1,0 +1,284 @@
+"""Encoder-decoder on generated problems: reverse or sort digits, add numbers (SPEC.md 4).
+
+Sources and targets are token ids over <pad>, <sos>, <eos> and the problem's characters.
+Targets end in <eos> and are right-padded; the loss ignores the padding. Training uses
+teacher forcing (data.teacher_forcing is the probability of feeding the true previous token);
+evaluation decodes greedily and counts exact matches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from rnnlab.config import RunConfig
+from rnnlab.data import synthetic
+from rnnlab.errors import ConfigError
+from rnnlab.models.seq2seq import ATTENTION_SCORES, EOS, PAD, SOS, SPECIALS, Seq2Seq
+from rnnlab.tasks.base import Task
+
+
+@dataclass
+class Seq2SeqDataConfig:
+    problem: str = "reverse"  # reverse | sort | add
+    length: int = 10  # reverse / sort: digits per sequence
+    digits: int = 3  # add: at most this many digits per number
+    train_size: int = 50_000
+    test_size: int = 2_000
+    data_seed: int = 0  # the generated examples depend on this only, not on the run's seed
+    reverse_source: bool = False  # feed the source backwards (helps without attention)
+    pad_operands: bool = False  # add: zero-pad both numbers to `digits` ("12+345" -> "012+345")
+    reverse_target: bool = False  # emit the answer backwards (addition: units digit first)
+    teacher_forcing: float = 1.0  # probability of feeding the true previous target token
+    attention_score: str = "dot"  # with model.attention = true: dot | additive
+
+
+def source_steps(d: Seq2SeqDataConfig) -> int:
+    return 2 * d.digits + 1 if d.problem == "add" else d.length
+
+
+def target_steps(d: Seq2SeqDataConfig) -> int:
+    """Longest target in tokens, <eos> included."""
+    return (d.digits + 1 if d.problem == "add" else d.length) + 1
+
+
+class Seq2SeqTask(Task):
+    name = "seq2seq"
+    DataConfig = Seq2SeqDataConfig
+    primary_metric = "exact"
+    higher_is_better = True
+
+    def __init__(
+        self,
+        config: RunConfig,
+        data_dir: Path | None,
+        device: torch.device,
+        state: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(config, data_dir, device, state)
+        d: Seq2SeqDataConfig = config.data
+        if state and "tokens" in state:
+            self.tokens = list(state["tokens"])
+        else:
+            self.tokens = list(SPECIALS) + list(synthetic.alphabet(d.problem))
+        self.index = {t: i for i, t in enumerate(self.tokens)}
+        self._data: dict[str, Any] | None = None  # generated on first use: translate needs none
+        self._epoch = -1
+        self._order: torch.Tensor | None = None
+
+    @classmethod
+    def validate_config(cls, config: RunConfig) -> None:
+        d = config.data
+        synthetic.check_problem(d.problem)
+        for name in ("length", "digits", "train_size", "test_size"):
+            if getattr(d, name) < 1:
+                raise ConfigError(f"data.{name} must be at least 1, got {getattr(d, name)}")
+        if not 0.0 <= d.teacher_forcing <= 1.0:
+            raise ConfigError(f"data.teacher_forcing must be in [0, 1], got {d.teacher_forcing}")
+        if d.attention_score not in ATTENTION_SCORES:
+            raise ConfigError(
+                f"unknown attention score (data.attention_score) '{d.attention_score}'; "
+                f"choose one of: {', '.join(ATTENTION_SCORES)}"
+            )
+        if config.train.batch_size > d.train_size:
+            raise ConfigError(
+                f"train.batch_size={config.train.batch_size} is larger than the "
+                f"{d.train_size} training examples; use a smaller batch"
+            )
+
+    # -- text <-> tokens -----------------------------------------------------------------
+    def encode_source(self, text: str) -> list[int]:
+        d = self.config.data
+        parts = text.split("+")
+        if d.pad_operands and d.problem == "add" and len(parts) == 2:
+            # Digits of equal weight then sit at fixed positions, which attention finds easily.
+            text = "+".join(p.zfill(d.digits) for p in parts)
+        ids = [self.index[c] for c in text]
+        return ids[::-1] if self.config.data.reverse_source else ids
+
+    def encode_target(self, text: str) -> list[int]:
+        ids = [self.index[c] for c in text]
+        return (ids[::-1] if self.config.data.reverse_target else ids) + [EOS]
+
+    def decode(self, ids: list[int]) -> str:
+        """Characters up to the first <eos>, special tokens dropped."""
+        out = []
+        for i in ids:
+            if i == EOS:
+                break
+            if i >= len(SPECIALS):
+                out.append(self.tokens[i])
+        return "".join(out[::-1] if self.config.data.reverse_target else out)
+
+    def unknown_characters(self, text: str) -> list[str]:
+        return sorted({c for c in text if c not in self.index or self.index[c] < len(SPECIALS)})
+
+    def _tensors(self, sources: list[str], targets: list[str] | None = None):
+        d = self.config.data
+        encoded = [self.encode_source(s) for s in sources]
+        width = max([source_steps(d)] + [len(ids) for ids in encoded])
+        src = torch.full((len(sources), width), PAD, dtype=torch.long)
+        lengths = torch.tensor([len(ids) for ids in encoded], dtype=torch.long)
+        for row, ids in enumerate(encoded):
+            src[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+        if targets is None:
+            return src.to(self.device), lengths.to(self.device)
+        tgt = torch.full((len(targets), target_steps(d)), PAD, dtype=torch.long)
+        for row, t in enumerate(targets):
+            tgt[row, : len(t) + 1] = torch.tensor(self.encode_target(t), dtype=torch.long)
+        return src.to(self.device), lengths.to(self.device), tgt.to(self.device)
+
+    # -- data ----------------------------------------------------------------------------
+    @property
+    def data(self) -> dict[str, Any]:
+        if self._data is None:
+            d = self.config.data
+            train, test = synthetic.generate(
+                d.problem,
+                length=d.length,
+                digits=d.digits,
+                train_size=d.train_size,
+                test_size=d.test_size,
+                seed=d.data_seed,
+            )
+            train_t = [synthetic.target_of(d.problem, s) for s in train]
+            test_t = [synthetic.target_of(d.problem, s) for s in test]
+            self._data = {
+                "train_text": (train, train_t),
+                "test_text": (test, test_t),
+                "train": self._tensors(train, train_t),
+                "test": self._tensors(test, test_t),
+            }
+        return self._data
+
+    @property
+    def train_size(self) -> int:
+        return self.config.data.train_size
+
+    def _epoch_order(self, epoch: int) -> torch.Tensor:
+        if epoch != self._epoch:
+            # One generator per (seed, epoch): batch i is a pure function of the seed and i.
+            g = torch.Generator().manual_seed(self.config.seed * 1_000_003 + epoch)
+            self._order = torch.randperm(self.train_size, generator=g).to(self.device)
+            self._epoch = epoch
+        return self._order
+
+    def batch(self, iteration: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        epoch, step = divmod(iteration, self.batches_per_epoch())
+        b = self.config.train.batch_size
+        idx = self._epoch_order(epoch)[step * b : (step + 1) * b]
+        src, lengths, tgt = self.data["train"]
+        return src[idx], lengths[idx], tgt[idx]
+
+    # -- model ---------------------------------------------------------------------------
+    def build_model(self) -> nn.Module:
+        return Seq2Seq(len(self.tokens), self.config.model, self.config.data.attention_score)
+
+    @classmethod
+    def model_from_config(cls, config: RunConfig) -> nn.Module:
+        vocab = len(SPECIALS) + len(synthetic.alphabet(config.data.problem))
+        return Seq2Seq(vocab, config.model, config.data.attention_score)
+
+    def loss(self, model: nn.Module, batch: Any, iteration: int) -> tuple[torch.Tensor, dict]:
+        src, lengths, tgt = batch
+        ratio = self.config.data.teacher_forcing
+        g = None
+        if ratio < 1.0:
+            # Which steps get the model's own prediction: fixed by (seed, iteration).
+            g = torch.Generator().manual_seed(self.config.seed * 1_000_003 + iteration + 17)
+        logits = model(src, lengths, decoder_inputs(tgt), ratio, g).float()
+        loss = F.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), tgt.reshape(-1), ignore_index=PAD
+        )
+        return loss, {}
+
+    # -- evaluation ----------------------------------------------------------------------
+    @torch.no_grad()
+    def greedy_ids(self, model: nn.Module, src: torch.Tensor, lengths: torch.Tensor, max_len: int):
+        """Greedy decodes (B, max_len), padded with <pad> after <eos>."""
+        pred, _ = model.greedy(src, lengths, max_len)
+        if pred.shape[1] < max_len:
+            pred = F.pad(pred, (0, max_len - pred.shape[1]), value=PAD)
+        return pred
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module) -> dict[str, float]:
+        was_training = model.training
+        model.eval()
+        src, lengths, tgt = self.data["test"]
+        b = self.config.train.eval_batch_size
+        loss_sum = tokens = correct_tokens = exact = 0.0
+        for i in range(0, len(src), b):
+            s, n, t = src[i : i + b], lengths[i : i + b], tgt[i : i + b]
+            logits = model(s, n, decoder_inputs(t)).float()
+            loss_sum += F.cross_entropy(
+                logits.reshape(-1, logits.shape[-1]),
+                t.reshape(-1),
+                ignore_index=PAD,
+                reduction="sum",
+            ).item()
+            mask = t != PAD
+            pred = self.greedy_ids(model, s, n, t.shape[1])
+            hit = pred == t
+            tokens += mask.sum().item()
+            correct_tokens += (hit & mask).sum().item()
+            exact += (hit | ~mask).all(1).sum().item()
+        model.train(was_training)
+        return {
+            "exact": 100.0 * exact / len(src),
+            "token_acc": 100.0 * correct_tokens / max(1, tokens),
+            "test_loss": loss_sum / max(1, tokens),
+        }
+
+    def format_metrics(self, metrics: dict[str, float]) -> str:
+        return (
+            f"Exact match: {metrics['exact']:.2f} %. Token accuracy: {metrics['token_acc']:.2f} %. "
+            f"Test loss: {metrics['test_loss']:.4f}"
+        )
+
+    def translate(self, model: nn.Module, texts: list[str]) -> list[str]:
+        """Greedy answers for source strings (characters already checked)."""
+        was_training = model.training
+        model.eval()
+        src, lengths = self._tensors(texts)
+        max_len = max(target_steps(self.config.data), max(len(t) for t in texts) + 1)
+        pred = self.greedy_ids(model, src, lengths, max_len)
+        model.train(was_training)
+        return [self.decode(row) for row in pred.tolist()]
+
+    def on_eval(self, model: nn.Module, iteration: int) -> str | None:
+        sources, targets = self.data["test_text"]
+        shown = list(zip(sources[:3], targets[:3]))
+        answers = self.translate(model, [s for s, _ in shown])
+        return "\n".join(
+            f"  {s} -> {a}" + ("" if a == t else f"  (expected {t})")
+            for (s, t), a in zip(shown, answers)
+        )
+
+    # -- checkpoints ---------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {"tokens": list(self.tokens)}
+
+    def describe(self) -> str:
+        d = self.config.data
+        what = {
+            "reverse": f"reverse {d.length} digits",
+            "sort": f"sort {d.length} digits",
+            "add": f"add numbers of up to {d.digits} digits",
+        }[d.problem]
+        sources, targets = self.data["train_text"]
+        return (
+            f"{what}: {len(sources)} training, {len(self.data['test_text'][0])} test pairs "
+            f"(e.g. {sources[0]} -> {targets[0]})"
+        )
+
+
+def decoder_inputs(tgt: torch.Tensor) -> torch.Tensor:
+    """<sos> followed by the target shifted right by one (teacher forcing inputs)."""
+    sos = torch.full_like(tgt[:, :1], SOS)
+    return torch.cat([sos, tgt[:, :-1]], dim=1)

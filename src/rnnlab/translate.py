@@ -1,0 +1,33 @@
+"""Answer new inputs with a trained encoder-decoder: translate(ckpt, "123+45") -> "168"."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rnnlab.errors import ConfigError
+
+
+def translate_many(checkpoint: str | Path, texts: list[str], *, device: str = "cpu") -> list[str]:
+    """Greedy answers of a seq2seq checkpoint for several source strings."""
+    from rnnlab.api import load
+
+    loaded = load(checkpoint, device=device, task_name="seq2seq")
+    task = loaded.task
+    if not texts:
+        raise ConfigError('nothing to translate: give at least one input, e.g. "123+45"')
+    for text in texts:
+        if not text:
+            raise ConfigError("cannot translate an empty input")
+        bad = task.unknown_characters(text)
+        if bad:
+            allowed = "".join(t for t in task.tokens if len(t) == 1)
+            raise ConfigError(
+                f"'{text}' has characters outside the vocabulary: "
+                f"{', '.join(repr(c) for c in bad)}; this model knows only '{allowed}'"
+            )
+    return task.translate(loaded.model, texts)
+
+
+def translate(checkpoint: str | Path, text: str, *, device: str = "cpu") -> str:
+    """The greedy answer of a seq2seq checkpoint for one source string."""
+    return translate_many(checkpoint, [text], device=device)[0]
