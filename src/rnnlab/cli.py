@@ -247,7 +247,7 @@ def cmd_download(args: argparse.Namespace) -> int:
 
 
 # Modules that add their own subcommands: each has register(subparsers) -> None.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("rnnlab.commands.sample",)
 
 
 def build_parser() -> argparse.ArgumentParser:

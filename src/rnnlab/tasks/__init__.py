@@ -9,6 +9,7 @@ from rnnlab.errors import ConfigError
 # name -> "module:Class". New tasks add one line here.
 TASKS: dict[str, str] = {
     "classify": "rnnlab.tasks.classify:ClassifyTask",
+    "charlm": "rnnlab.tasks.charlm:CharLMTask",
 }
 
 
