@@ -1,0 +1,127 @@
+"""Sampling text from a character language model.
+
+>>> from rnnlab.generate import sample
+>>> print(sample("runs/charlm-shakespeare-0001/best.pt", prime="ROMEO:", length=300, seed=1))
+
+The prime is read first (it warms the hidden state); then each next character is drawn with
+torch.multinomial from softmax(logits / temperature), optionally from the top-k only.
+Temperature 0 is greedy (argmax); a seed makes the text reproducible.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from rnnlab.errors import CheckpointError, ConfigError
+
+
+def check_sampling_args(length: int, temperature: float, top_k: int | None) -> None:
+    if length < 0:
+        raise ConfigError(f"length must not be negative, got {length}")
+    if not temperature >= 0:
+        raise ConfigError(f"temperature must be 0 (greedy) or positive, got {temperature}")
+    if top_k is not None and top_k < 1:
+        raise ConfigError(f"top-k must be a positive integer, got {top_k}")
+
+
+def next_char(
+    logits: torch.Tensor,
+    temperature: float,
+    top_k: int | None = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """One id per row of `logits` (B, V): argmax at temperature 0, else a multinomial draw."""
+    logits = logits.double()  # a tiny temperature must not overflow the scaled logits
+    if top_k is not None and top_k < logits.shape[-1]:
+        kth = torch.topk(logits, top_k, dim=-1).values[..., -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if temperature == 0:
+        return logits.argmax(-1)
+    scaled = logits / temperature
+    if not torch.isfinite(scaled.max(-1).values).all():  # temperature -> 0: the limit is argmax
+        return logits.argmax(-1)
+    probs = torch.softmax(scaled, dim=-1)
+    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+
+
+@torch.no_grad()
+def generate_ids(
+    model: nn.Module,
+    prime: torch.Tensor,
+    length: int,
+    temperature: float = 0.8,
+    top_k: int | None = None,
+    generator: torch.Generator | None = None,
+) -> list[int]:
+    """Feed `prime` (1-D ids, not empty), then draw `length` ids; returns the new ids."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    logits, hidden = model(prime.to(device)[None, :])
+    out: list[int] = []
+    for _ in range(length):
+        nxt = next_char(logits[:, -1].float(), temperature, top_k, generator)
+        out.append(int(nxt))
+        logits, hidden = model(nxt.view(1, 1).to(device), hidden)
+    model.train(was_training)
+    return out
+
+
+def load_charlm(checkpoint: str | Path, device: str = "auto") -> tuple[Any, nn.Module, Any]:
+    """(config, model in eval mode, vocab) from a charlm checkpoint, without reading the
+    training text: the vocabulary travels in the checkpoint."""
+    from rnnlab.config import from_dict
+    from rnnlab.data.text import Vocab
+    from rnnlab.models.charlm import CharLM
+    from rnnlab.training import checkpoint as ckpt
+    from rnnlab.training.runtime import resolve_device
+
+    payload = ckpt.load_checkpoint(checkpoint)
+    task = (payload.get("config") or {}).get("task", payload.get("task"))
+    if task != "charlm":
+        raise CheckpointError(
+            f"{checkpoint} is a '{task}' checkpoint, not a character language model; "
+            'sample needs a checkpoint trained with task = "charlm" (e.g. --preset charlm-tiny)'
+        )
+    cfg = from_dict(payload["config"])
+    chars = (payload.get("task_state") or {}).get("vocab")
+    if not chars:
+        raise CheckpointError(f"{checkpoint} holds no vocabulary; it cannot be sampled")
+    vocab = Vocab(chars)
+    model = CharLM(len(vocab), cfg.model)
+    ckpt.load_model_state(model, payload["model"], str(checkpoint))
+    model.to(resolve_device(device)).eval()
+    return cfg, model, vocab
+
+
+def sample(
+    checkpoint: str | Path,
+    prime: str = "ROMEO:",
+    length: int = 500,
+    temperature: float = 0.8,
+    top_k: int | None = None,
+    seed: int | None = None,
+    device: str = "auto",
+) -> str:
+    """The prime followed by `length` sampled characters."""
+    check_sampling_args(length, temperature, top_k)
+    _, model, vocab = load_charlm(checkpoint, device)
+    if not prime:
+        raise ConfigError("the prime must not be empty; give at least one character")
+    unknown = vocab.unknown(prime)
+    if unknown:
+        shown = ", ".join(repr(c) for c in unknown)
+        raise ConfigError(
+            f"the prime has characters the model never saw: {shown}; "
+            f"its vocabulary has {len(vocab)} characters"
+        )
+    generator = None
+    if seed is not None:
+        device_type = next(model.parameters()).device.type
+        generator = torch.Generator(device=device_type).manual_seed(seed)
+    ids = generate_ids(model, vocab.encode(prime), length, temperature, top_k, generator)
+    return prime + vocab.decode(ids)

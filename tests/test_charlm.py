@@ -1,0 +1,312 @@
+"""Character language model: text reading, TBPTT layout, training, resume, sampling, errors."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from rnnlab import api, cli
+from rnnlab.config import ModelConfig, load_preset
+from rnnlab.data.text import StreamLayout, Vocab, read_text, resolve_text_path, split_text
+from rnnlab.errors import CheckpointError, ConfigError, DataError
+from rnnlab.generate import next_char, sample
+from rnnlab.models.charlm import CharLM, repackage
+from rnnlab.tasks.charlm import CharLMTask
+from tests.conftest import DATA
+
+SHAKESPEARE = DATA / "tinyshakespeare" / "input.txt"
+
+# A small, quick model; the data path is set per test to a slice of tiny Shakespeare.
+SMALL = {
+    "train.iters": 60,
+    "train.eval_every": 30,
+    "train.batch_size": 16,
+    "data.seq_len": 32,
+    "data.eval_tokens": 2000,
+    "model.hidden": 64,
+    "threads": 1,
+}
+
+
+@pytest.fixture(scope="module")
+def text_file(tmp_path_factory) -> Path:
+    if not SHAKESPEARE.is_file():
+        pytest.skip(f"tiny Shakespeare not found at {SHAKESPEARE}")
+    path = tmp_path_factory.mktemp("text") / "slice.txt"
+    path.write_text(SHAKESPEARE.read_text(encoding="utf-8")[:60_000], encoding="utf-8")
+    return path
+
+
+def small(text_file: Path, **extra) -> dict:
+    return {**SMALL, "data.path": str(text_file), **extra}
+
+
+@pytest.fixture(scope="module")
+def trained(text_file, tmp_path_factory) -> Path:
+    """A checkpoint of a short charlm run, shared by the sampling tests."""
+    runs = tmp_path_factory.mktemp("runs")
+    result = api.train("charlm-tiny", overrides=small(text_file), runs_dir=runs, verbose=False)
+    return result.checkpoint
+
+
+def one_line_error(argv: list[str], capsys) -> str:
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("rnnlab: error: ") and "\n" not in err
+    return err
+
+
+# --------------------------------------------------------------------------- text, vocabulary
+
+
+def test_vocab_is_sorted_set_and_round_trips():
+    vocab = Vocab.from_text("hello world!")
+    assert vocab.chars == " !dehlorw"
+    ids = vocab.encode("hello")
+    assert ids.dtype == torch.long and vocab.decode(ids) == "hello"
+    assert vocab.unknown("hex?x") == ["x", "?"]
+    assert vocab.encode("hxe", skip_unknown=True).tolist() == vocab.encode("he").tolist()
+
+
+def test_split_keeps_last_fraction_for_validation():
+    train, val = split_text("abcdefghij", 0.3)
+    assert (train, val) == ("abcdefg", "hij")
+
+
+def test_read_text_and_relative_paths(tmp_path):
+    (tmp_path / "t.txt").write_bytes("\ufeffçà va\n".encode())
+    assert read_text(resolve_text_path("t.txt", tmp_path)) == "çà va\n"  # BOM dropped
+    assert resolve_text_path("/abs/file.txt", tmp_path) == Path("/abs/file.txt")
+
+
+# --------------------------------------------------------------------------- TBPTT layout
+
+
+def test_streams_are_contiguous_and_targets_shifted():
+    ids = torch.arange(1000)
+    layout = StreamLayout(ids, streams=4, seq_len=10)
+    assert layout.stream_len == 247 and layout.chunks == 24
+    xs, ys = zip(*(layout.batch(i) for i in range(layout.chunks)))
+    x, y = torch.cat(xs, dim=1), torch.cat(ys, dim=1)
+    for s in range(4):  # every row continues where the previous batch stopped
+        start = s * layout.stream_len
+        assert x[s].tolist() == list(range(start, start + 240))
+    assert torch.equal(y, x + 1)
+    # The next pass repeats the layout, shifted by an offset in [0, seq_len)
+    x0, _ = layout.batch(layout.chunks)
+    assert 0 <= int(x0[0, 0]) < 10
+    assert torch.equal(x0 - x0[0, 0], layout.batch(0)[0])
+    assert torch.equal(layout.batch(30)[0], layout.batch(30)[0])  # pure function
+
+
+def test_hidden_is_carried_detached_and_reset_each_pass(text_file):
+    cfg = api.make_config("charlm-tiny", small(text_file))
+    task = CharLMTask(cfg, None, torch.device("cpu"))
+    model = task.build_model()
+    seen = []
+    original = model.forward
+
+    def spy(x, hidden=None):
+        seen.append(hidden)
+        return original(x, hidden)
+
+    model.forward = spy
+    loss0, _ = task.loss(model, task.batch(0), 0)
+    assert all(t.grad_fn is None and not t.requires_grad for t in task._hidden)
+    loss0.backward()
+    loss1, _ = task.loss(model, task.batch(1), 1)
+    loss1.backward()  # would fail ("backward through the graph a second time") if not detached
+    assert seen[0] is None and seen[1] is not None
+    assert all(t.grad_fn is None for t in seen[1])
+    chunks = task.layout.chunks
+    task._hidden_for = chunks  # pretend we reached the end of the pass
+    task.loss(model, task.batch(chunks), chunks)
+    assert seen[-1] is None  # a new pass starts from zeros
+    assert repackage(None) is None
+
+
+# --------------------------------------------------------------------------- training
+
+
+def test_short_training_lowers_the_loss(text_file, tmp_path):
+    result = api.train("charlm-tiny", overrides=small(text_file), runs_dir=tmp_path, verbose=False)
+    first, last = result.history[0], result.history[-1]
+    vocab = len(torch.load(result.checkpoint, weights_only=True)["task_state"]["vocab"])
+    assert last["val_loss"] < first["val_loss"] < math.log(vocab) + 0.1
+    assert last["val_loss"] < 3.0
+    assert last["val_bpc"] == pytest.approx(last["val_loss"] / math.log(2))
+    assert result.best["iteration"] == 60
+
+
+def test_resume_is_exact(text_file, tmp_path):
+    # dropout exercises the RNG; eval (with its sample) at 50 must not disturb it
+    over = small(text_file, **{"train.iters": 100, "train.eval_every": 50, "model.dropout": 0.2})
+    straight = api.train("charlm-tiny", overrides=over, runs_dir=tmp_path / "a", verbose=False)
+    half = api.train(
+        "charlm-tiny",
+        overrides={**over, "train.iters": 50},
+        runs_dir=tmp_path / "b",
+        verbose=False,
+    )
+    resumed = api.train(
+        resume=half.checkpoint,
+        overrides={"train.iters": 100},
+        runs_dir=tmp_path / "b",
+        verbose=False,
+    )
+    a = torch.load(straight.checkpoint, weights_only=True)["model"]
+    b = torch.load(resumed.checkpoint, weights_only=True)["model"]
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    assert resumed.metrics["val_loss"] == straight.metrics["val_loss"]
+
+
+def test_gru_and_one_hot_inputs(text_file, tmp_path):
+    over = small(text_file, **{"model.cell": "gru", "model.embedding_dim": 0, "train.iters": 4})
+    result = api.train("charlm-tiny", overrides=over, runs_dir=tmp_path, verbose=False)
+    assert math.isfinite(result.metrics["val_loss"])
+    model = CharLM(10, ModelConfig(cell="gru", hidden=8, embedding_dim=0))
+    assert model.embedding is None
+    logits, h = model(torch.randint(0, 10, (3, 5)))
+    assert logits.shape == (3, 5, 10) and h.shape == (1, 3, 8)
+
+
+def test_scratch_cells(text_file, tmp_path):
+    pytest.importorskip("rnnlab.models.cells")
+    over = small(text_file, **{"model.impl": "scratch", "train.iters": 4, "train.eval_every": 4})
+    result = api.train("charlm-tiny", overrides=over, runs_dir=tmp_path, verbose=False)
+    assert math.isfinite(result.metrics["val_loss"])
+
+
+# --------------------------------------------------------------------------- sampling
+
+
+def test_sample_is_reproducible_with_a_seed(trained):
+    a = sample(trained, prime="ROMEO:", length=80, seed=7)
+    b = sample(trained, prime="ROMEO:", length=80, seed=7)
+    c = sample(trained, prime="ROMEO:", length=80, seed=8)
+    assert a == b and a != c
+    assert a.startswith("ROMEO:") and len(a) == len("ROMEO:") + 80
+
+
+def test_temperature_zero_is_greedy(trained):
+    a = sample(trained, prime="KING", length=40, temperature=0, seed=1)
+    b = sample(trained, prime="KING", length=40, temperature=0, seed=2)
+    assert a == b
+    assert sample(trained, prime="KING", length=40, temperature=1e-9, seed=3) == a
+    assert sample(trained, prime="KING", length=40, top_k=1, temperature=1.5, seed=4) == a
+
+
+def test_top_k_draws_only_the_k_likeliest():
+    logits = torch.tensor([[0.0, 3.0, 1.0, 2.9, -1.0]])
+    g = torch.Generator().manual_seed(0)
+    draws = {int(next_char(logits, 5.0, top_k=2, generator=g)) for _ in range(200)}
+    assert draws == {1, 3}
+    assert int(next_char(logits, 0.0)) == 1
+
+
+def test_sample_command_prints_text(trained, capsys):
+    argv = ["sample", str(trained), "--prime", "ROMEO:", "--length", "30", "--seed", "5"]
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    assert out.rstrip("\n") == sample(trained, prime="ROMEO:", length=30, seed=5)
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def test_empty_text_file(tmp_path, capsys):
+    (tmp_path / "empty.txt").write_text("")
+    err = one_line_error(
+        ["train", "--preset", "charlm-tiny", "--data-dir", str(tmp_path),
+         "--set", "data.path=empty.txt", "--runs-dir", str(tmp_path / "runs")],
+        capsys,
+    )  # fmt: skip
+    assert "empty.txt is empty" in err
+
+
+def test_non_utf8_text_file_names_the_offset(tmp_path, capsys):
+    (tmp_path / "latin1.txt").write_bytes(b"caf" + "é au lait".encode("latin-1"))
+    with pytest.raises(DataError, match=r"invalid byte 0xe9 at byte offset 3"):
+        read_text(tmp_path / "latin1.txt")
+    err = one_line_error(
+        ["train", "--preset", "charlm-tiny", "--set", f"data.path={tmp_path / 'latin1.txt'}",
+         "--runs-dir", str(tmp_path / "runs")],
+        capsys,
+    )  # fmt: skip
+    assert "not UTF-8" in err and "offset 3" in err
+
+
+def test_missing_text_file_suggests_data_dir(tmp_path, capsys):
+    err = one_line_error(
+        ["train", "--preset", "charlm-tiny", "--data-dir", str(tmp_path),
+         "--runs-dir", str(tmp_path / "runs")],
+        capsys,
+    )  # fmt: skip
+    assert "does not exist" in err and "--data-dir" in err
+    assert "tinyshakespeare/input.txt" in err
+
+
+def test_prime_with_unknown_characters(trained, capsys):
+    with pytest.raises(ConfigError, match="never saw: '€', 'ж'"):
+        sample(trained, prime="ROMEO €ж€", length=5)
+    err = one_line_error(["sample", str(trained), "--prime", "€"], capsys)
+    assert "'€'" in err
+
+
+def test_sample_rejects_a_classify_checkpoint(tmp_path, capsys):
+    if not (DATA / "MNIST" / "raw").is_dir():
+        pytest.skip("MNIST not found")
+    result = api.train(
+        "seed-c",
+        overrides={
+            "train.iters": 2,
+            "data.train_limit": 200,
+            "data.test_limit": 100,
+            "train.batch_size": 50,
+        },
+        data_dir=DATA,
+        runs_dir=tmp_path,
+        verbose=False,
+    )
+    with pytest.raises(CheckpointError, match="'classify' checkpoint"):
+        sample(result.checkpoint)
+    err = one_line_error(["sample", str(result.checkpoint)], capsys)
+    assert "not a character language model" in err
+
+
+def test_bidirectional_is_rejected(capsys):
+    with pytest.raises(ConfigError, match="bidirectional"):
+        api.make_config("charlm-tiny", {"model.bidirectional": True})
+    err = one_line_error(["train", "--preset", "charlm-tiny", "--bidirectional"], capsys)
+    assert "bidirectional cannot be used with task charlm" in err
+
+
+def test_bad_sampling_arguments(trained):
+    with pytest.raises(ConfigError, match="temperature"):
+        sample(trained, temperature=-1)
+    with pytest.raises(ConfigError, match="top-k"):
+        sample(trained, top_k=0)
+
+
+# --------------------------------------------------------------------------- full preset
+
+
+def test_presets_load():
+    cfg = load_preset("charlm-shakespeare")
+    assert cfg.task == "charlm" and cfg.data.path == "tinyshakespeare/input.txt"
+    assert cfg.train.clip_grad > 0
+
+
+@pytest.mark.slow
+def test_full_shakespeare_preset(tmp_path):
+    if not SHAKESPEARE.is_file():
+        pytest.skip("tiny Shakespeare not found")
+    result = api.train(
+        "charlm-shakespeare", data_dir=DATA, runs_dir=tmp_path, overrides={"threads": 2}
+    )
+    assert result.best["val_loss"] <= 1.50
