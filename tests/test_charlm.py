@@ -310,3 +310,13 @@ def test_full_shakespeare_preset(tmp_path):
         "charlm-shakespeare", data_dir=DATA, runs_dir=tmp_path, overrides={"threads": 2}
     )
     assert result.best["val_loss"] <= 1.50
+
+
+def test_text_too_short_for_the_layout(tmp_path, capsys):
+    (tmp_path / "short.txt").write_text("to be or not to be\n" * 5)
+    err = one_line_error(
+        ["train", "--preset", "charlm-tiny", "--set", f"data.path={tmp_path / 'short.txt'}",
+         "--runs-dir", str(tmp_path / "runs")],
+        capsys,
+    )  # fmt: skip
+    assert "too short" in err and "train.batch_size" in err
