@@ -149,7 +149,28 @@ def test_short_training_beats_majority_baseline(tiny_run, ewt):
     assert majority < 25
     assert tiny_run.metrics["dev_acc"] > majority + 25
     assert tiny_run.best["dev_acc"] >= tiny_run.metrics["dev_acc"] - 1e-9
-    assert set(tiny_run.metrics) >= {"dev_acc", "dev_loss", "test_acc"}
+    assert set(tiny_run.metrics) >= {"dev_acc", "dev_loss", "oov_acc", "test_acc"}
+
+
+def test_oov_acc_counts_words_outside_the_vocabulary(tiny_run, ewt):
+    loaded = api.load(tiny_run.checkpoint, data_dir=ewt, task_name="tagger")
+    task, model = loaded.task, loaded.model
+    dev = task.split("dev")
+    predicted = task.tag_sentences(model, dev.words)
+    right = {True: [0, 0], False: [0, 0]}  # unknown? -> [correct, total]
+    for words, word_ids, tag_ids, tags in zip(dev.words, dev.word_ids, dev.tag_ids, predicted):
+        for w, i, gold, guess in zip(words, word_ids.tolist(), tag_ids.tolist(), tags):
+            unknown = w not in task.word_index
+            assert unknown == (i == 1)
+            right[unknown][0] += task.tags[gold] == guess if gold >= 0 else 0
+            right[unknown][1] += 1
+    metrics = task.evaluate(model)
+    assert right[True][1] > 100  # 400 training sentences: many dev words are new
+    assert metrics["oov_acc"] == pytest.approx(100 * right[True][0] / right[True][1])
+    total = right[True][1] + right[False][1]
+    assert metrics["dev_acc"] == pytest.approx(100 * (right[True][0] + right[False][0]) / total)
+    # new words are harder than known ones
+    assert metrics["oov_acc"] < 100 * right[False][0] / right[False][1]
 
 
 def test_resume_is_exact(ewt, tmp_path):
