@@ -203,6 +203,7 @@ def test_resume_is_exact(ewt, tmp_path):
         {"model.cell": "gru"},
         {"model.layers": 2, "model.fc_hidden": 16},
         {"model.char_dim": 0},
+        {"model.char_widths": "2,3,4"},
         {"model.embedding_dim": 0},
         {"data.bucket": False, "data.lowercase": True, "model.bidirectional": False},
     ],
@@ -212,6 +213,25 @@ def test_options_train(ewt, tmp_path, extra):
         "pos-tiny", overrides={**QUICK, **extra}, data_dir=ewt, runs_dir=tmp_path, verbose=False
     )
     assert result.status == "completed" and 5 < result.metrics["dev_acc"] <= 100
+
+
+def test_char_cnn_of_several_widths_ignores_padding_and_loads_old_checkpoints():
+    from rnnlab.models.tagger import CharCNN
+
+    torch.manual_seed(0)
+    cnn = CharCNN(10, 7, (2, 3, 4))
+    short = torch.tensor([[2, 5, 6, 3]])
+    batch = torch.tensor([[2, 5, 6, 3, 0, 0, 0], [2, 4, 4, 7, 8, 9, 3]])
+    alone = cnn(short, torch.tensor([4]))
+    both = cnn(batch, torch.tensor([4, 7]))
+    assert both.shape == (2, 7) and torch.isfinite(both).all()
+    torch.testing.assert_close(alone[0], both[0])
+    # a one-width checkpoint saved before several widths existed ("conv.weight") still loads
+    old = CharCNN(10, 7)
+    state = {k.replace("convs.0.", "conv."): v for k, v in old.state_dict().items()}
+    fresh = CharCNN(10, 7)
+    fresh.load_state_dict(state)
+    torch.testing.assert_close(fresh(batch, torch.tensor([4, 7])), old(batch, torch.tensor([4, 7])))
 
 
 def test_scratch_impl_matches_padding_rules(ewt, tmp_path):
@@ -307,6 +327,18 @@ def test_malformed_conllu_line_names_file_and_line(tmp_path, capsys):
     root2 = small_data(tmp_path / "x", SMALL.replace("1\tGo", "one\tGo"))
     with pytest.raises(DataError, match="line 12: 'one' is not a token id"):
         tg.read_conllu(root2 / "ud_english_ewt" / "en_ewt-ud-dev.conllu")
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [("3,x", "comma-separated positive integers"), ("0", "positive"), ("1,2,3,4", "only 3")],
+)
+def test_bad_char_widths_is_one_line(tmp_path, capsys, value, message):
+    argv = ["train", "--preset", "pos-tiny", "--data-dir", str(small_data(tmp_path))]
+    argv += ["--runs-dir", str(tmp_path / "runs"), "--set", f"model.char_widths={value}"]
+    argv += ["--set", "model.char_dim=3"]
+    err = one_line_error(capsys, argv)
+    assert "model.char_widths" in err and message in err
 
 
 def test_missing_conllu_file_suggests_data_dir(tmp_path, capsys):

@@ -22,7 +22,7 @@ from torch import nn
 from rnnlab.config import RunConfig
 from rnnlab.data import tagging as tg
 from rnnlab.errors import ConfigError, DataError
-from rnnlab.models.tagger import Tagger
+from rnnlab.models.tagger import Tagger, parse_widths
 from rnnlab.tasks.base import Task
 
 IGNORE = -100  # tag id of padding positions: cross_entropy's default ignore_index
@@ -110,6 +110,18 @@ class TaggerTask(Task):
             raise ConfigError(f"data.word_dropout must be in [0, 1), got {d.word_dropout}")
         if d.max_word_len < 2:
             raise ConfigError(f"data.max_word_len must be at least 2, got {d.max_word_len}")
+        try:
+            widths = parse_widths(m.char_widths)
+        except ValueError:
+            raise ConfigError(
+                f"model.char_widths must be comma-separated positive integers such as "
+                f"'2,3,4', got '{m.char_widths}'"
+            ) from None
+        if m.char_dim and len(widths) > m.char_dim:
+            raise ConfigError(
+                f"model.char_widths has {len(widths)} widths but model.char_dim is only "
+                f"{m.char_dim}: each width needs at least one filter"
+            )
         if m.embedding_dim == 0 and m.char_dim == 0:
             raise ConfigError(
                 "the tagger needs word embeddings or character features: set "
