@@ -226,12 +226,8 @@ def test_char_cnn_of_several_widths_ignores_padding_and_loads_old_checkpoints():
     both = cnn(batch, torch.tensor([4, 7]))
     assert both.shape == (2, 7) and torch.isfinite(both).all()
     torch.testing.assert_close(alone[0], both[0])
-    # a one-width checkpoint saved before several widths existed ("conv.weight") still loads
-    old = CharCNN(10, 7)
-    state = {k.replace("convs.0.", "conv."): v for k, v in old.state_dict().items()}
-    fresh = CharCNN(10, 7)
-    fresh.load_state_dict(state)
-    torch.testing.assert_close(fresh(batch, torch.tensor([4, 7])), old(batch, torch.tensor([4, 7])))
+    # one width keeps the parameter names of checkpoints saved before several widths existed
+    assert set(CharCNN(10, 7).state_dict()) == {"embedding.weight", "conv.weight", "conv.bias"}
 
 
 def test_scratch_impl_matches_padding_rules(ewt, tmp_path):
@@ -392,7 +388,7 @@ def test_empty_sentence_is_an_error(tiny_run, capsys):
 # --------------------------------------------------------------------------- full run
 
 
-@pytest.mark.slow  # measured 94.78 % with 5 epochs: may fail until the preset trains longer
+@pytest.mark.slow  # measured 95.50 % test (dev 94.96 %), about 6 min of one core
 def test_full_preset_reaches_95(ewt, tmp_path):
     result = api.train("pos-ewt", data_dir=ewt, runs_dir=tmp_path, verbose=False)
     assert result.metrics["test_acc"] >= 95.0

@@ -48,15 +48,10 @@ class CharCNN(nn.Module):
         self.embedding = _small_embedding(n_chars, dim)
         sizes = [dim // len(widths)] * len(widths)
         sizes[0] += dim - sum(sizes)
-        self.convs = nn.ModuleList(
-            nn.Conv1d(dim, n, kernel_size=w, padding=w // 2) for w, n in zip(widths, sizes)
-        )
-
-    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args, **kwargs) -> None:
-        # checkpoints from before several widths named the single convolution "conv"
-        for key in [k for k in state_dict if k.startswith(prefix + "conv.")]:
-            state_dict[prefix + "convs.0." + key[len(prefix) + 5 :]] = state_dict.pop(key)
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        convs = [nn.Conv1d(dim, n, kernel_size=w, padding=w // 2) for w, n in zip(widths, sizes)]
+        # the first keeps the name "conv", so one-width checkpoints keep their parameter names
+        self.conv = convs[0]
+        self.more = nn.ModuleList(convs[1:])
 
     def forward(self, chars: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         # chars (U, L) with 0 = padding (a zero vector, like the convolution's own padding,
@@ -65,7 +60,8 @@ class CharCNN(nn.Module):
         steps = chars.shape[1]
         pad = torch.arange(steps, device=chars.device)[None, :] >= lengths[:, None]
         # even widths give L + 1 outputs; the first L cover every window with a real character
-        h = torch.cat([torch.relu(conv(x)[:, :, :steps]) for conv in self.convs], dim=1)
+        convs = (self.conv, *self.more)
+        h = torch.cat([torch.relu(conv(x)[:, :, :steps]) for conv in convs], dim=1)
         return h.masked_fill(pad[:, None, :], float("-inf")).amax(dim=2)
 
 
