@@ -41,6 +41,7 @@ class ModelConfig:
     impl: str = "torch"  # "scratch" swaps in the hand-written cells of rnnlab.models.cells
     embedding_dim: int = 0  # token tasks: 0 = one-hot inputs
     char_dim: int = 0  # tagger: width of character features for each word; 0 = none
+    char_widths: str = "3"  # tagger: character CNN filter widths, e.g. "2,3,4" (split char_dim)
     attention: bool = False  # encoder-decoder: attend over encoder outputs
 
 

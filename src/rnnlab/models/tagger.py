@@ -29,22 +29,39 @@ def _small_embedding(n: int, dim: int) -> nn.Embedding:
     return emb
 
 
-class CharCNN(nn.Module):
-    """A word's spelling -> a vector: character embeddings, a width-3 convolution and a max
-    over positions. Suffixes ("-ly", "-ing"), capitals and digits are what unknown words
-    have to go by; the begin/end-of-word markers let the filters see where a word ends."""
+def parse_widths(text: str) -> tuple[int, ...]:
+    """ "2,3,4" -> (2, 3, 4); ValueError on anything else."""
+    widths = tuple(int(part) for part in text.split(","))
+    if not widths or min(widths) < 1:
+        raise ValueError(text)
+    return widths
 
-    def __init__(self, n_chars: int, dim: int) -> None:
+
+class CharCNN(nn.Module):
+    """A word's spelling -> a vector: character embeddings, convolutions of one or several
+    widths and a max over positions. Suffixes ("-ly", "-ing"), capitals and digits are what
+    unknown words have to go by; the begin/end-of-word markers let the filters see where a
+    word ends. With several widths the `dim` filters are shared out among them."""
+
+    def __init__(self, n_chars: int, dim: int, widths: tuple[int, ...] = (3,)) -> None:
         super().__init__()
         self.embedding = _small_embedding(n_chars, dim)
-        self.conv = nn.Conv1d(dim, dim, kernel_size=3, padding=1)
+        sizes = [dim // len(widths)] * len(widths)
+        sizes[0] += dim - sum(sizes)
+        convs = [nn.Conv1d(dim, n, kernel_size=w, padding=w // 2) for w, n in zip(widths, sizes)]
+        # the first keeps the name "conv", so one-width checkpoints keep their parameter names
+        self.conv = convs[0]
+        self.more = nn.ModuleList(convs[1:])
 
     def forward(self, chars: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        # chars (U, L) with 0 = padding; lengths (U,) >= 1
+        # chars (U, L) with 0 = padding (a zero vector, like the convolution's own padding,
+        # so a word's features do not depend on the batch); lengths (U,) >= 1
         x = self.embedding(chars).transpose(1, 2)  # (U, dim, L)
-        h = torch.relu(self.conv(x))
-        positions = torch.arange(chars.shape[1], device=chars.device)
-        pad = positions[None, :] >= lengths[:, None]
+        steps = chars.shape[1]
+        pad = torch.arange(steps, device=chars.device)[None, :] >= lengths[:, None]
+        # even widths give L + 1 outputs; the first L cover every window with a real character
+        convs = (self.conv, *self.more)
+        h = torch.cat([torch.relu(conv(x)[:, :, :steps]) for conv in convs], dim=1)
         return h.masked_fill(pad[:, None, :], float("-inf")).amax(dim=2)
 
 
@@ -57,7 +74,9 @@ class Tagger(nn.Module):
         if cfg.embedding_dim > 0:
             self.embedding = _small_embedding(n_words, cfg.embedding_dim)
             width += cfg.embedding_dim
-        self.chars = CharCNN(n_chars, cfg.char_dim) if cfg.char_dim > 0 else None
+        self.chars = None
+        if cfg.char_dim > 0:
+            self.chars = CharCNN(n_chars, cfg.char_dim, parse_widths(cfg.char_widths))
         width += cfg.char_dim
         self.dropout = nn.Dropout(cfg.dropout)
         self.rnn = from_config(cfg, width)

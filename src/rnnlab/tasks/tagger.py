@@ -22,7 +22,7 @@ from torch import nn
 from rnnlab.config import RunConfig
 from rnnlab.data import tagging as tg
 from rnnlab.errors import ConfigError, DataError
-from rnnlab.models.tagger import Tagger
+from rnnlab.models.tagger import Tagger, parse_widths
 from rnnlab.tasks.base import Task
 
 IGNORE = -100  # tag id of padding positions: cross_entropy's default ignore_index
@@ -110,6 +110,18 @@ class TaggerTask(Task):
             raise ConfigError(f"data.word_dropout must be in [0, 1), got {d.word_dropout}")
         if d.max_word_len < 2:
             raise ConfigError(f"data.max_word_len must be at least 2, got {d.max_word_len}")
+        try:
+            widths = parse_widths(m.char_widths)
+        except ValueError:
+            raise ConfigError(
+                f"model.char_widths must be comma-separated positive integers such as "
+                f"'2,3,4', got '{m.char_widths}'"
+            ) from None
+        if m.char_dim and len(widths) > m.char_dim:
+            raise ConfigError(
+                f"model.char_widths has {len(widths)} widths but model.char_dim is only "
+                f"{m.char_dim}: each width needs at least one filter"
+            )
         if m.embedding_dim == 0 and m.char_dim == 0:
             raise ConfigError(
                 "the tagger needs word embeddings or character features: set "
@@ -281,32 +293,40 @@ class TaggerTask(Task):
             )
 
     @torch.no_grad()
-    def score(self, model: nn.Module, data: Encoded) -> tuple[float, float]:
-        """(mean loss per token, accuracy in % over real tokens) of a corpus."""
+    def score(self, model: nn.Module, data: Encoded) -> tuple[float, float, float]:
+        """(mean loss per token, accuracy in % over real tokens, accuracy in % over the
+        out-of-vocabulary tokens: words that map to <unk>; NaN when there are none)."""
         was_training = model.training
         model.eval()
-        loss_sum, correct, total = 0.0, 0, 0
+        loss_sum, correct, total, oov_correct, oov_total = 0.0, 0, 0, 0, 0
         for _, batch in self._eval_batches(data):
             logits = self.forward(model, batch).float()
-            tags = batch[-1]
+            words, tags = batch[0], batch[-1]
             real = tags != IGNORE
             target = tags.clamp(min=0)  # unseen tags: wrong, and cost as the "0" tag
             token_loss = F.cross_entropy(logits.transpose(1, 2), target, reduction="none")
             loss_sum += token_loss[real].sum().item()
-            correct += (logits.argmax(-1) == tags)[real].sum().item()
+            right = (logits.argmax(-1) == tags) & real
+            correct += int(right.sum())
             total += int(real.sum())
+            oov = real & (words == 1)
+            oov_correct += int((right & oov).sum())
+            oov_total += int(oov.sum())
         model.train(was_training)
-        return loss_sum / max(1, total), 100.0 * correct / max(1, total)
+        oov_acc = 100.0 * oov_correct / oov_total if oov_total else float("nan")
+        return loss_sum / max(1, total), 100.0 * correct / max(1, total), oov_acc
 
     @torch.no_grad()
     def evaluate(self, model: nn.Module) -> dict[str, float]:
-        dev_loss, dev_acc = self.score(model, self.split("dev"))
-        _, test_acc = self.score(model, self.split("test"))
-        return {"dev_loss": dev_loss, "dev_acc": dev_acc, "test_acc": test_acc}
+        dev_loss, dev_acc, oov_acc = self.score(model, self.split("dev"))
+        _, test_acc, _ = self.score(model, self.split("test"))
+        # oov_acc: dev words outside the word vocabulary, tagged from spelling and context
+        return {"dev_loss": dev_loss, "dev_acc": dev_acc, "oov_acc": oov_acc, "test_acc": test_acc}
 
     def format_metrics(self, metrics: dict[str, float]) -> str:
         return (
-            f"Dev loss: {metrics['dev_loss']:.4f}. Dev accuracy: {metrics['dev_acc']:.2f}. "
+            f"Dev loss: {metrics['dev_loss']:.4f}. Dev accuracy: {metrics['dev_acc']:.2f} "
+            f"(unknown words: {metrics.get('oov_acc', float('nan')):.2f}). "
             f"Test accuracy: {metrics['test_acc']:.2f}"
         )
 
