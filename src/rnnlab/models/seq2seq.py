@@ -5,7 +5,14 @@ bridge turns its final state into the decoder's initial state (both directions o
 bidirectional encoder are concatenated per layer and projected back to `hidden`). The
 decoder is a unidirectional stack of the same cell. With attention, each decoder output
 attends over the encoder outputs (Luong style: after the recurrent step), so a fully
-teacher-forced pass runs the decoder over the whole target in one call.
+teacher-forced pass runs the decoder over the whole target in one call. With input feeding
+(Luong et al. 2015) the previous step's attentional vector is fed to the decoder beside the
+previous token, so what attention read at step t-1 (e.g. a carry in addition) reaches the
+recurrent state at step t; the decoder then runs one step at a time.
+
+Sources are right-padded with their lengths given. The fused torch modules read them packed;
+the hand-written cells (`impl = "scratch"`) have no packed sequences, so each group of
+equal-length sources runs on its own, unpadded: both give the same outputs and final states.
 """
 
 from __future__ import annotations
@@ -69,8 +76,17 @@ class Attention(nn.Module):
 class Seq2Seq(nn.Module):
     """Token ids in, token logits out. `embedding_dim = 0` feeds one-hot tokens."""
 
-    def __init__(self, vocab_size: int, config: ModelConfig, attention_score: str = "dot") -> None:
+    def __init__(
+        self,
+        vocab_size: int,
+        config: ModelConfig,
+        attention_score: str = "dot",
+        input_feeding: bool = False,
+    ) -> None:
         super().__init__()
+        if input_feeding and not config.attention:
+            raise ConfigError("input feeding needs attention: set model.attention = true")
+        self.input_feeding = input_feeding
         self.vocab_size = vocab_size
         self.cell = config.cell
         self.layers = config.layers
@@ -80,8 +96,9 @@ class Seq2Seq(nn.Module):
         self.embed = nn.Embedding(vocab_size, dim, padding_idx=PAD) if dim else None
         in_size = dim or vocab_size
         self.encoder = from_config(config, in_size)
+        dec_in = in_size + (config.hidden if input_feeding else 0)
         self.decoder = make_recurrent(
-            config.cell, in_size, config.hidden, config.layers, False, config.dropout, config.impl
+            config.cell, dec_in, config.hidden, config.layers, False, config.dropout, config.impl
         )
         enc_size = config.hidden * (2 if config.bidirectional else 1)
         self.bridge_h: nn.Module | None = None
@@ -111,14 +128,40 @@ class Seq2Seq(nn.Module):
         x = self._embed(src)
         steps = src.shape[1]
         mask = torch.arange(steps, device=src.device)[None, :] < src_len[:, None]
-        if isinstance(self.encoder, nn.RNNBase) and bool((src_len < steps).any()):
+        if not bool((src_len < steps).any()):
+            out, state = self.encoder(x)
+        elif isinstance(self.encoder, nn.RNNBase):
             # Packing makes each sequence's final state the state after its own last token.
             packed = pack_padded_sequence(x, src_len.cpu(), batch_first=True, enforce_sorted=False)
             out, state = self.encoder(packed)
             out, _ = pad_packed_sequence(out, batch_first=True, total_length=steps)
         else:
-            out, state = self.encoder(x)
+            out, state = self._encode_grouped(x, src_len)
         return out, self._bridge(state), mask
+
+    def _encode_grouped(self, x: torch.Tensor, src_len: torch.Tensor) -> tuple[torch.Tensor, State]:
+        """Encoder without packed sequences: each group of equal-length sources runs unpadded,
+        so no state update ever reads padding. Padded outputs are zero, as packing leaves them."""
+        out: torch.Tensor | None = None
+        h: torch.Tensor | None = None
+        c: torch.Tensor | None = None
+        lengths = src_len.cpu()
+        for n in torch.unique(lengths).tolist():
+            rows = (lengths == n).nonzero().squeeze(1).to(x.device)
+            o, s = self.encoder(x[rows, :n])
+            if out is None:  # shapes are known only after the first group
+                out = x.new_zeros(x.shape[0], x.shape[1], o.shape[-1])
+                first = s[0] if isinstance(s, tuple) else s
+                h = first.new_zeros(first.shape[0], x.shape[0], first.shape[2])
+                c = torch.zeros_like(h) if isinstance(s, tuple) else None
+            # index_put (not in-place slicing of a view) keeps autograd happy.
+            out = out.index_put((rows,), F.pad(o, (0, 0, 0, x.shape[1] - n)))
+            if isinstance(s, tuple):
+                h = h.index_copy(1, rows, s[0])
+                c = c.index_copy(1, rows, s[1])
+            else:
+                h = h.index_copy(1, rows, s)
+        return out, ((h, c) if c is not None else h)
 
     def _bridge(self, state: State) -> State:
         if not self.bidirectional:
@@ -141,9 +184,15 @@ class Seq2Seq(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         if self.attention is None:
             return self.out(dec_out), None
-        context, weights = self.attention(dec_out, enc_out, mask)
-        mixed = torch.tanh(self.combine(torch.cat([dec_out, context], dim=-1)))
+        mixed, weights = self._attend(dec_out, enc_out, mask)
         return self.out(mixed), weights
+
+    def _attend(
+        self, dec_out: torch.Tensor, enc_out: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The attentional vector tanh(W [h; context]) (B, T, H) and the weights (B, T, S)."""
+        context, weights = self.attention(dec_out, enc_out, mask)
+        return torch.tanh(self.combine(torch.cat([dec_out, context], dim=-1))), weights
 
     def step(
         self,
@@ -153,10 +202,28 @@ class Seq2Seq(nn.Module):
         mask: torch.Tensor,
     ) -> tuple[torch.Tensor, State, torch.Tensor | None]:
         """Decoder steps for tokens (B, T) from `state` -> logits (B, T, V), new state,
-        attention weights (B, T, S) or None."""
-        out, state = self.decoder(self._embed(tokens), state)
-        logits, weights = self._readout(out, enc_out, mask)
-        return logits, state, weights
+        attention weights (B, T, S) or None. With input feeding the state is the pair
+        (recurrent state, previous attentional vector); `initial_state` makes it."""
+        if not self.input_feeding:
+            out, state = self.decoder(self._embed(tokens), state)
+            logits, weights = self._readout(out, enc_out, mask)
+            return logits, state, weights
+        rnn_state, feed = state
+        logits_t, weights_t = [], []
+        for x in self._embed(tokens).unbind(1):
+            out, rnn_state = self.decoder(torch.cat([x, feed], -1).unsqueeze(1), rnn_state)
+            feed, w = self._attend(out, enc_out, mask)
+            logits_t.append(self.out(feed))
+            weights_t.append(w)
+            feed = feed.squeeze(1)
+        return torch.cat(logits_t, 1), (rnn_state, feed), torch.cat(weights_t, 1)
+
+    def initial_state(self, state: State, batch: int) -> State | tuple[State, torch.Tensor]:
+        """The decoder's starting state from the bridged encoder state."""
+        if not self.input_feeding:
+            return state
+        first = state[0] if isinstance(state, tuple) else state
+        return state, first.new_zeros(batch, self.hidden)
 
     # -- training and decoding -----------------------------------------------------------
     def forward(
@@ -173,6 +240,7 @@ class Seq2Seq(nn.Module):
         1 - teacher_forcing (one draw per step for the whole batch), the model's own previous
         prediction instead of the true token."""
         enc_out, state, mask = self.encode(src, src_len)
+        state = self.initial_state(state, src.shape[0])
         if teacher_forcing >= 1.0:
             logits, _, _ = self.step(tgt_in, state, enc_out, mask)
             return logits
@@ -195,6 +263,7 @@ class Seq2Seq(nn.Module):
         also the attention weights (B, steps, S) when the model attends."""
         enc_out, state, mask = self.encode(src, src_len)
         batch = src.shape[0]
+        state = self.initial_state(state, batch)
         token = torch.full((batch, 1), SOS, dtype=torch.long, device=src.device)
         done = torch.zeros(batch, dtype=torch.bool, device=src.device)
         tokens, weights = [], []

@@ -36,6 +36,8 @@ class Seq2SeqDataConfig:
     reverse_target: bool = False  # emit the answer backwards (addition: units digit first)
     teacher_forcing: float = 1.0  # probability of feeding the true previous target token
     attention_score: str = "dot"  # with model.attention = true: dot | additive
+    # With attention: feed the previous attentional vector to the decoder (Luong input feeding).
+    input_feeding: bool = False
 
 
 def source_steps(d: Seq2SeqDataConfig) -> int:
@@ -84,6 +86,11 @@ class Seq2SeqTask(Task):
             raise ConfigError(
                 f"unknown attention score (data.attention_score) '{d.attention_score}'; "
                 f"choose one of: {', '.join(ATTENTION_SCORES)}"
+            )
+        if d.input_feeding and not config.model.attention:
+            raise ConfigError(
+                "data.input_feeding needs attention: set model.attention = true "
+                "(or data.input_feeding = false)"
             )
         if config.train.batch_size > d.train_size:
             raise ConfigError(
@@ -177,12 +184,14 @@ class Seq2SeqTask(Task):
 
     # -- model ---------------------------------------------------------------------------
     def build_model(self) -> nn.Module:
-        return Seq2Seq(len(self.tokens), self.config.model, self.config.data.attention_score)
+        d = self.config.data
+        return Seq2Seq(len(self.tokens), self.config.model, d.attention_score, d.input_feeding)
 
     @classmethod
     def model_from_config(cls, config: RunConfig) -> nn.Module:
         vocab = len(SPECIALS) + len(synthetic.alphabet(config.data.problem))
-        return Seq2Seq(vocab, config.model, config.data.attention_score)
+        d = config.data
+        return Seq2Seq(vocab, config.model, d.attention_score, d.input_feeding)
 
     def loss(self, model: nn.Module, batch: Any, iteration: int) -> tuple[torch.Tensor, dict]:
         src, lengths, tgt = batch
