@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from rnnlab.data.seeding import seeded_generator
 from rnnlab.errors import DataError
 
 
@@ -94,7 +95,7 @@ class StreamLayout:
     def offset(self, epoch: int) -> int:
         if epoch == 0:
             return 0
-        g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        g = seeded_generator(self.seed, epoch)
         return int(torch.randint(0, self.seq_len, (1,), generator=g))
 
     def starts(self, iteration: int) -> torch.Tensor:

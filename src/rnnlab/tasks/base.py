@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from rnnlab.config import RunConfig
+from rnnlab.data.seeding import seeded_generator
 
 
 @dataclass
@@ -58,6 +59,16 @@ class Task:
     def batches_per_epoch(self) -> int:
         b = self.config.train.batch_size
         return max(1, -(-self.train_size // b))
+
+    def epoch_order(self, epoch: int) -> torch.Tensor:
+        """The training samples' order in one epoch, on the task's device: one permutation
+        per (seed, epoch), so batch i is a pure function of the seed and i."""
+        cached = getattr(self, "_epoch_order_cache", None)
+        if cached is None or cached[0] != epoch:
+            g = seeded_generator(self.config.seed, epoch)
+            cached = (epoch, torch.randperm(self.train_size, generator=g).to(self.device))
+            self._epoch_order_cache = cached
+        return cached[1]
 
     def batch(self, iteration: int) -> Any:
         """The training batch for this iteration (0-based), deterministic given the seed."""

@@ -96,8 +96,6 @@ class ClassifyTask(Task):
                 f"train.batch_size={config.train.batch_size} is larger than the "
                 f"{len(self.train_x)} training images; use a smaller batch"
             )
-        self._epoch = -1
-        self._order: torch.Tensor | None = None
 
     @classmethod
     def validate_config(cls, config: RunConfig) -> None:
@@ -118,19 +116,11 @@ class ClassifyTask(Task):
     def classes(self) -> tuple[str, ...]:
         return self.dataset.classes
 
-    def _epoch_order(self, epoch: int) -> torch.Tensor:
-        if epoch != self._epoch:
-            # One generator per (seed, epoch): batch i is a pure function of the seed and i.
-            g = torch.Generator().manual_seed(self.config.seed * 1_000_003 + epoch)
-            self._order = torch.randperm(self.train_size, generator=g).to(self.device)
-            self._epoch = epoch
-        return self._order
-
     def batch(self, iteration: int) -> tuple[torch.Tensor, torch.Tensor]:
         per_epoch = self.batches_per_epoch()
         epoch, step = divmod(iteration, per_epoch)
         b = self.config.train.batch_size
-        idx = self._epoch_order(epoch)[step * b : (step + 1) * b]
+        idx = self.epoch_order(epoch)[step * b : (step + 1) * b]
         return self.to_sequence(self.train_x[idx]), self.train_y[idx]
 
     def to_sequence(self, images_uint8: torch.Tensor) -> torch.Tensor:

@@ -18,6 +18,7 @@ from torch import nn
 
 from rnnlab.config import RunConfig
 from rnnlab.data import synthetic
+from rnnlab.data.seeding import seeded_generator
 from rnnlab.errors import ConfigError
 from rnnlab.models.seq2seq import ATTENTION_SCORES, EOS, PAD, SOS, SPECIALS, Seq2Seq
 from rnnlab.tasks.base import Task
@@ -70,8 +71,6 @@ class Seq2SeqTask(Task):
             self.tokens = list(SPECIALS) + list(synthetic.alphabet(d.problem))
         self.index = {t: i for i, t in enumerate(self.tokens)}
         self._data: dict[str, Any] | None = None  # generated on first use: translate needs none
-        self._epoch = -1
-        self._order: torch.Tensor | None = None
 
     @classmethod
     def validate_config(cls, config: RunConfig) -> None:
@@ -167,18 +166,10 @@ class Seq2SeqTask(Task):
     def train_size(self) -> int:
         return self.config.data.train_size
 
-    def _epoch_order(self, epoch: int) -> torch.Tensor:
-        if epoch != self._epoch:
-            # One generator per (seed, epoch): batch i is a pure function of the seed and i.
-            g = torch.Generator().manual_seed(self.config.seed * 1_000_003 + epoch)
-            self._order = torch.randperm(self.train_size, generator=g).to(self.device)
-            self._epoch = epoch
-        return self._order
-
     def batch(self, iteration: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         epoch, step = divmod(iteration, self.batches_per_epoch())
         b = self.config.train.batch_size
-        idx = self._epoch_order(epoch)[step * b : (step + 1) * b]
+        idx = self.epoch_order(epoch)[step * b : (step + 1) * b]
         src, lengths, tgt = self.data["train"]
         return src[idx], lengths[idx], tgt[idx]
 
@@ -199,7 +190,7 @@ class Seq2SeqTask(Task):
         g = None
         if ratio < 1.0:
             # Which steps get the model's own prediction: fixed by (seed, iteration).
-            g = torch.Generator().manual_seed(self.config.seed * 1_000_003 + iteration + 17)
+            g = seeded_generator(self.config.seed, iteration + 17)
         logits = model(src, lengths, decoder_inputs(tgt), ratio, g).float()
         loss = F.cross_entropy(
             logits.reshape(-1, logits.shape[-1]), tgt.reshape(-1), ignore_index=PAD

@@ -21,6 +21,7 @@ from torch import nn
 
 from rnnlab.config import RunConfig
 from rnnlab.data import tagging as tg
+from rnnlab.data.seeding import seeded_generator
 from rnnlab.errors import ConfigError, DataError
 from rnnlab.models.tagger import Tagger, parse_widths
 from rnnlab.tasks.base import Task
@@ -224,8 +225,8 @@ class TaggerTask(Task):
 
     def _epoch_batches(self, epoch: int) -> list[torch.Tensor]:
         if epoch != self._epoch:
-            # One generator per (seed, epoch): batch i is a pure function of the seed and i.
-            g = torch.Generator().manual_seed(self.config.seed * 1_000_003 + epoch)
+            # The same generator then shuffles the length buckets.
+            g = seeded_generator(self.config.seed, epoch)
             order = torch.randperm(self.train_size, generator=g)
             b = self.config.train.batch_size
             if self.config.data.bucket:
@@ -249,7 +250,7 @@ class TaggerTask(Task):
         word_ids = [data.word_ids[i] for i in idx]
         p = self.config.data.word_dropout
         if p > 0:
-            g = torch.Generator().manual_seed(self.config.seed * 1_000_003 + 7919 * iteration + 1)
+            g = seeded_generator(self.config.seed, 7919 * iteration + 1)
             dropped = []
             for w in word_ids:
                 drop = (torch.rand(len(w), generator=g) < p) & (w > 1)
