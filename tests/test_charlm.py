@@ -141,6 +141,15 @@ def test_short_training_lowers_the_loss(text_file, tmp_path):
     assert result.best["iteration"] == 60
 
 
+def test_progress_shows_validation_loss_and_characters_per_second(text_file, tmp_path, capsys):
+    overrides = small(text_file, **{"train.iters": 30})
+    api.train("charlm-tiny", overrides=overrides, runs_dir=tmp_path)
+    out = capsys.readouterr().out
+    assert "Iteration: 30/30. Loss:" in out and "nats/char" in out and "bits/char" in out
+    assert " chars/s | " in out and "samples/s" not in out.split("Done in")[0]
+    assert "--- sample at iteration 30" in out
+
+
 def test_resume_is_exact(text_file, tmp_path):
     # dropout exercises the RNG; eval (with its sample) at 50 must not disturb it
     over = small(text_file, **{"train.iters": 100, "train.eval_every": 50, "model.dropout": 0.2})

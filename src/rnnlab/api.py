@@ -137,7 +137,7 @@ def train(
         result.extra["saved"] = str(save)
     if verbose:
         print(
-            f"Done in {result.wall_time:.1f} s ({result.samples_per_sec:,.0f} samples/s). "
+            f"Done in {result.wall_time:.1f} s ({task.format_speed(result.samples_per_sec)}). "
             f"Checkpoint: {save or result.checkpoint}",
             flush=True,
         )

@@ -91,6 +91,10 @@ class Task:
     def format_metrics(self, metrics: dict[str, float]) -> str:
         return ". ".join(f"{k}: {_fmt(v)}" for k, v in metrics.items())
 
+    def format_speed(self, samples_per_sec: float) -> str:
+        """Training speed in the unit a user of this task thinks in."""
+        return f"{samples_per_sec:,.0f} samples/s"
+
     def on_eval(self, model: nn.Module, iteration: int) -> str | None:
         """Optional text shown after each evaluation (a sample, a prediction)."""
         return None

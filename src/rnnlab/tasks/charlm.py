@@ -164,6 +164,9 @@ class CharLMTask(Task):
             f"({metrics['val_bpc']:.3f} bits/char)"
         )
 
+    def format_speed(self, samples_per_sec: float) -> str:
+        return f"{samples_per_sec * self.config.data.seq_len:,.0f} chars/s"
+
     def on_eval(self, model: nn.Module, iteration: int) -> str | None:
         """A short sample, so a user watches the model learn. Its own generator leaves the
         global RNG (dropout masks) untouched: a resumed run draws the same masks."""

@@ -214,7 +214,7 @@ class Trainer:
                     rate = (time.perf_counter() - started) / max(1, done)
                     self._say(
                         bar,
-                        f"{line} | {speed():,.0f} samples/s | {_hms(elapsed())} elapsed | "
+                        f"{line} | {task.format_speed(speed())} | {_hms(elapsed())} elapsed | "
                         f"{_hms(rate * (self.total - self.iteration))} left",
                     )
                     extra = self.task.on_eval(model, self.iteration)
