@@ -36,6 +36,64 @@ def data_dir() -> Path:
     return DATA
 
 
+@pytest.fixture(scope="session")
+def classify_checkpoint(data_dir, tmp_path_factory) -> Path:
+    """A two-iteration seed-c checkpoint: the 'wrong task' input of sample, tag, translate."""
+    from rnnlab import api
+
+    result = api.train(
+        "seed-c",
+        overrides={
+            "train.iters": 2,
+            "data.train_limit": 200,
+            "data.test_limit": 100,
+            "train.batch_size": 50,
+        },
+        data_dir=data_dir,
+        runs_dir=tmp_path_factory.mktemp("classify-runs"),
+        verbose=False,
+    )
+    return result.checkpoint
+
+
+def train_straight_and_resumed(
+    preset: str,
+    overrides: dict,
+    *,
+    total: int,
+    stop: int,
+    runs_dir: Path,
+    data_dir: Path | None = None,
+):
+    """Train `total` iterations in one go, and again as `stop` iterations + resume to `total`.
+
+    Returns (straight, first part, resumed) RunResults; the two parts share one runs folder.
+    """
+    from rnnlab import api
+
+    def train(**kwargs):
+        return api.train(data_dir=data_dir, verbose=False, **kwargs)
+
+    straight = train(
+        config=preset, overrides={**overrides, "train.iters": total}, runs_dir=runs_dir / "a"
+    )
+    first = train(
+        config=preset, overrides={**overrides, "train.iters": stop}, runs_dir=runs_dir / "b"
+    )
+    resumed = train(
+        resume=first.checkpoint, overrides={"train.iters": total}, runs_dir=runs_dir / "b"
+    )
+    return straight, first, resumed
+
+
+def assert_same_parameters(checkpoint_a: Path, checkpoint_b: Path) -> None:
+    a = torch.load(checkpoint_a, weights_only=True)["model"]
+    b = torch.load(checkpoint_b, weights_only=True)["model"]
+    assert a.keys() == b.keys()
+    for name in a:
+        assert torch.equal(a[name], b[name]), name
+
+
 def make_idx_dataset(
     root: Path,
     folder: str = "MNIST",

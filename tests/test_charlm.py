@@ -15,7 +15,7 @@ from rnnlab.errors import CheckpointError, ConfigError, DataError
 from rnnlab.generate import next_char, sample
 from rnnlab.models.charlm import CharLM, repackage
 from rnnlab.tasks.charlm import CharLMTask
-from tests.conftest import DATA
+from tests.conftest import DATA, assert_same_parameters, train_straight_and_resumed
 
 SHAKESPEARE = DATA / "tinyshakespeare" / "input.txt"
 
@@ -152,25 +152,11 @@ def test_progress_shows_validation_loss_and_characters_per_second(text_file, tmp
 
 def test_resume_is_exact(text_file, tmp_path):
     # dropout exercises the RNG; eval (with its sample) at 50 must not disturb it
-    over = small(text_file, **{"train.iters": 100, "train.eval_every": 50, "model.dropout": 0.2})
-    straight = api.train("charlm-tiny", overrides=over, runs_dir=tmp_path / "a", verbose=False)
-    half = api.train(
-        "charlm-tiny",
-        overrides={**over, "train.iters": 50},
-        runs_dir=tmp_path / "b",
-        verbose=False,
+    over = small(text_file, **{"train.eval_every": 50, "model.dropout": 0.2})
+    straight, _, resumed = train_straight_and_resumed(
+        "charlm-tiny", over, total=100, stop=50, runs_dir=tmp_path
     )
-    resumed = api.train(
-        resume=half.checkpoint,
-        overrides={"train.iters": 100},
-        runs_dir=tmp_path / "b",
-        verbose=False,
-    )
-    a = torch.load(straight.checkpoint, weights_only=True)["model"]
-    b = torch.load(resumed.checkpoint, weights_only=True)["model"]
-    assert a.keys() == b.keys()
-    for k in a:
-        assert torch.equal(a[k], b[k]), k
+    assert_same_parameters(straight.checkpoint, resumed.checkpoint)
     assert resumed.metrics["val_loss"] == straight.metrics["val_loss"]
 
 
@@ -267,24 +253,10 @@ def test_prime_with_unknown_characters(trained, capsys):
     assert "'€'" in err
 
 
-def test_sample_rejects_a_classify_checkpoint(tmp_path, capsys):
-    if not (DATA / "MNIST" / "raw").is_dir():
-        pytest.skip("MNIST not found")
-    result = api.train(
-        "seed-c",
-        overrides={
-            "train.iters": 2,
-            "data.train_limit": 200,
-            "data.test_limit": 100,
-            "train.batch_size": 50,
-        },
-        data_dir=DATA,
-        runs_dir=tmp_path,
-        verbose=False,
-    )
+def test_sample_rejects_a_classify_checkpoint(classify_checkpoint, capsys):
     with pytest.raises(CheckpointError, match="'classify' checkpoint"):
-        sample(result.checkpoint)
-    err = one_line_error(["sample", str(result.checkpoint)], capsys)
+        sample(classify_checkpoint)
+    err = one_line_error(["sample", str(classify_checkpoint)], capsys)
     assert "not a character language model" in err
 
 

@@ -3,8 +3,6 @@ exact resume, cell variants, translate and bad input."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 
@@ -16,8 +14,7 @@ from rnnlab.errors import CheckpointError, ConfigError
 from rnnlab.models.seq2seq import EOS, PAD, SOS, Attention, Seq2Seq
 from rnnlab.tasks.seq2seq import decoder_inputs
 from rnnlab.translate import translate, translate_many
-
-DATA = (Path(__file__).resolve().parents[1] / ".." / "shared" / "data").resolve()
+from tests.conftest import assert_same_parameters, train_straight_and_resumed
 
 # Reverse 4 digits with a small model: a few seconds of training.
 SMALL = {
@@ -283,38 +280,20 @@ def test_short_training_beats_chance(tmp_path):
     assert {"exact", "token_acc", "test_loss"} <= set(result.metrics)
 
 
-def params(path):
-    return api.load(path).model.state_dict()
-
-
 def test_resume_is_exact(tmp_path):
     over = small(
         **{
             "data.teacher_forcing": 0.5,
             "model.layers": 2,
             "model.dropout": 0.2,
-            "train.iters": 20,
             "train.eval_every": 10,
             "train.batch_size": 1000,  # 3 batches an epoch: crosses epoch boundaries
         }
     )
-    straight = api.train("seq2seq-reverse", overrides=over, runs_dir=tmp_path / "a", verbose=False)
-    half = api.train(
-        "seq2seq-reverse",
-        overrides={**over, "train.iters": 10},
-        runs_dir=tmp_path / "b",
-        verbose=False,
+    straight, _, resumed = train_straight_and_resumed(
+        "seq2seq-reverse", over, total=20, stop=10, runs_dir=tmp_path
     )
-    resumed = api.train(
-        resume=half.checkpoint,
-        overrides={"train.iters": 20},
-        runs_dir=tmp_path / "b",
-        verbose=False,
-    )
-    a, b = params(straight.checkpoint), params(resumed.checkpoint)
-    assert a.keys() == b.keys()
-    for k in a:
-        assert torch.equal(a[k], b[k]), k
+    assert_same_parameters(straight.checkpoint, resumed.checkpoint)
     assert straight.metrics == resumed.metrics
 
 
@@ -427,24 +406,10 @@ def test_translate_unknown_characters(add_checkpoint, capsys):
         translate(add_checkpoint, "")
 
 
-def test_translate_checkpoint_of_another_task(tmp_path, capsys):
-    if not (DATA / "MNIST" / "raw").is_dir():
-        pytest.skip(f"real data not found at {DATA}")
-    result = api.train(
-        "seed-c",
-        overrides={
-            "train.iters": 2,
-            "data.train_limit": 200,
-            "data.test_limit": 100,
-            "train.batch_size": 50,
-        },
-        data_dir="../shared/data",
-        runs_dir=tmp_path,
-        verbose=False,
-    )
+def test_translate_checkpoint_of_another_task(classify_checkpoint, capsys):
     with pytest.raises(CheckpointError, match="is a 'classify' checkpoint, not 'seq2seq'"):
-        translate(result.checkpoint, "1+2")
-    assert main(["translate", str(result.checkpoint), "1+2"]) == 1
+        translate(classify_checkpoint, "1+2")
+    assert main(["translate", str(classify_checkpoint), "1+2"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "is a 'classify' checkpoint, not 'seq2seq'" in err
 

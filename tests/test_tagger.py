@@ -14,7 +14,7 @@ from rnnlab.data import tagging as tg
 from rnnlab.errors import CheckpointError, DataError
 from rnnlab.tagging_api import format_tagged, tag, tag_many
 from rnnlab.tasks.tagger import IGNORE
-from tests.conftest import DATA
+from tests.conftest import DATA, assert_same_parameters, train_straight_and_resumed
 
 EWT = DATA / "ud_english_ewt"
 QUICK = {"train.iters": 10, "train.eval_every": 10}
@@ -174,27 +174,11 @@ def test_oov_acc_counts_words_outside_the_vocabulary(tiny_run, ewt):
 
 
 def test_resume_is_exact(ewt, tmp_path):
-    over = {"train.iters": 20, "train.eval_every": 5, "model.dropout": 0.3}
-    straight = api.train(
-        "pos-tiny", overrides=over, data_dir=ewt, runs_dir=tmp_path / "a", verbose=False
+    over = {"train.eval_every": 5, "model.dropout": 0.3}
+    straight, _, resumed = train_straight_and_resumed(
+        "pos-tiny", over, total=20, stop=10, runs_dir=tmp_path, data_dir=ewt
     )
-    half = api.train(
-        "pos-tiny",
-        overrides={**over, "train.iters": 10},
-        data_dir=ewt,
-        runs_dir=tmp_path / "b",
-        verbose=False,
-    )
-    resumed = api.train(
-        resume=half.checkpoint,
-        overrides={"train.iters": 20},
-        data_dir=ewt,
-        runs_dir=tmp_path / "b",
-        verbose=False,
-    )
-    a = torch.load(straight.checkpoint, weights_only=True)["model"]
-    b = torch.load(resumed.checkpoint, weights_only=True)["model"]
-    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert_same_parameters(straight.checkpoint, resumed.checkpoint)
 
 
 @pytest.mark.parametrize(
@@ -353,24 +337,10 @@ def test_missing_conllu_file_suggests_data_dir(tmp_path, capsys):
     assert "not found" in err and "--data-dir" in err and "en_ewt-ud-train.conllu" in err
 
 
-def test_tag_rejects_a_checkpoint_of_another_task(tmp_path, capsys):
-    if not (DATA / "MNIST" / "raw").is_dir():
-        pytest.skip("MNIST not found")
-    result = api.train(
-        "seed-c",
-        overrides={
-            "train.iters": 2,
-            "data.train_limit": 200,
-            "data.test_limit": 100,
-            "train.batch_size": 50,
-        },
-        data_dir=DATA,
-        runs_dir=tmp_path,
-        verbose=False,
-    )
+def test_tag_rejects_a_checkpoint_of_another_task(classify_checkpoint, capsys):
     with pytest.raises(CheckpointError, match="'classify' checkpoint, not 'tagger'"):
-        tag(result.checkpoint, "The dog barks .")
-    err = one_line_error(capsys, ["tag", str(result.checkpoint), "The dog barks ."])
+        tag(classify_checkpoint, "The dog barks .")
+    err = one_line_error(capsys, ["tag", str(classify_checkpoint), "The dog barks ."])
     assert "classify" in err and "tagger" in err
 
 

@@ -11,7 +11,7 @@ from rnnlab import api
 from rnnlab.errors import CheckpointError, ConfigError, RnnlabError
 from rnnlab.tasks.classify import ClassifyTask
 from rnnlab.training.trainer import TrainingDiverged, TrainingInterrupted
-from tests.conftest import QUICK
+from tests.conftest import QUICK, assert_same_parameters, train_straight_and_resumed
 
 
 def quick(**extra):
@@ -112,30 +112,11 @@ def test_permutation_is_stored_with_the_run(data_dir, tmp_path):
 
 
 def test_resume_continues_exactly(data_dir, tmp_path):
-    over = quick(**{"model.dropout": 0.3, "train.iters": 200, "train.eval_every": 50})
-    straight = api.train(
-        "sheet-lstm",
-        overrides={**over, "model.hidden": 32},
-        data_dir=data_dir,
-        runs_dir=tmp_path / "a",
-        verbose=False,
+    over = quick(**{"model.dropout": 0.3, "train.eval_every": 50, "model.hidden": 32})
+    straight, half, resumed = train_straight_and_resumed(
+        "sheet-lstm", over, total=200, stop=100, runs_dir=tmp_path, data_dir=data_dir
     )
-    half = api.train(
-        "sheet-lstm",
-        overrides={**over, "model.hidden": 32, "train.iters": 100},
-        data_dir=data_dir,
-        runs_dir=tmp_path / "b",
-        verbose=False,
-    )
-    resumed = api.train(
-        resume=half.checkpoint,
-        overrides={"train.iters": 200},
-        data_dir=data_dir,
-        runs_dir=tmp_path / "b",
-        verbose=False,
-    )
-    a, b = params(straight.checkpoint), params(resumed.checkpoint)
-    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert_same_parameters(straight.checkpoint, resumed.checkpoint)
     assert resumed.run_id == half.run_id  # the same run continues in the store
     assert [h["iteration"] for h in resumed.history] == [50, 100, 150, 200]
 

@@ -1,10 +1,11 @@
 """rnnlab's classification run is the tutorials' loop, step for step.
 
-The seeds' model (explicit zero h0, last time step, linear readout) and loop (zero_grad,
-forward, cross-entropy, backward, step) are written here as the tutorials write them; given
-the same initial weights and the same batches, rnnlab must produce the same losses and the
-same final weights. Differences between published figures and rnnlab's are then differences
-between random seeds, not between programs.
+The seeds' model (explicit zero h0, last time step, linear readout; `SeedModel`, shared
+with benchmarks/run.py) and loop (zero_grad, forward, cross-entropy, backward, step) are
+written as the tutorials write them; given the same initial weights and the same batches,
+rnnlab must produce the same losses and the same final weights. Differences between
+published figures and rnnlab's are then differences between random seeds, not between
+programs.
 """
 
 from __future__ import annotations
@@ -13,29 +14,10 @@ import pytest
 import torch
 from torch import nn
 
+from benchmarks.run import SeedModel  # the tutorials' model, as the benchmark trains it
 from rnnlab.api import make_config
 from rnnlab.tasks.classify import ClassifyTask
 from rnnlab.training.optim import make_optimizer
-
-
-class TutorialRNN(nn.Module):
-    def __init__(self, cell: str, hidden: int, layers: int) -> None:
-        super().__init__()
-        self.cell, self.hidden, self.layers = cell, hidden, layers
-        if cell == "lstm":
-            self.rnn = nn.LSTM(28, hidden, layers, batch_first=True)
-        else:
-            self.rnn = nn.RNN(28, hidden, layers, batch_first=True, nonlinearity=cell[4:])
-        self.fc = nn.Linear(hidden, 10)
-
-    def forward(self, x):
-        h0 = torch.zeros(self.layers, x.size(0), self.hidden).requires_grad_()
-        if self.cell == "lstm":
-            c0 = torch.zeros(self.layers, x.size(0), self.hidden).requires_grad_()
-            out, _ = self.rnn(x, (h0.detach(), c0.detach()))
-        else:
-            out, _ = self.rnn(x, h0.detach())
-        return self.fc(out[:, -1, :])
 
 
 @pytest.mark.parametrize("preset", ["seed-c", "sheet-lstm"])
@@ -44,7 +26,7 @@ def test_rnnlab_matches_the_tutorial_loop(data_dir, preset):
     task = ClassifyTask(cfg, data_dir, torch.device("cpu"))
     torch.manual_seed(0)
     ours = task.build_model()
-    theirs = TutorialRNN(cfg.model.cell, cfg.model.hidden, cfg.model.layers)
+    theirs = SeedModel(cfg.model.cell, cfg.model.hidden, cfg.model.layers)
     theirs.load_state_dict(ours.state_dict())
     opt_ours = make_optimizer(ours.parameters(), cfg.train)
     opt_theirs = (torch.optim.SGD if cfg.train.optimizer == "sgd" else torch.optim.Adam)(
