@@ -94,6 +94,16 @@ def assert_same_parameters(checkpoint_a: Path, checkpoint_b: Path) -> None:
         assert torch.equal(a[name], b[name]), name
 
 
+def one_line_error(capsys, argv: list[str]) -> str:
+    """Run the CLI, expect exit code 1 and a single `rnnlab: error: ...` line; return it."""
+    from rnnlab import cli
+
+    code = cli.main(argv)
+    err = capsys.readouterr().err.strip()
+    assert code == 1 and len(err.splitlines()) == 1 and err.startswith("rnnlab: error: ")
+    return err
+
+
 def make_idx_dataset(
     root: Path,
     folder: str = "MNIST",

@@ -15,7 +15,12 @@ from rnnlab.errors import CheckpointError, ConfigError, DataError
 from rnnlab.generate import next_char, sample
 from rnnlab.models.charlm import CharLM, repackage
 from rnnlab.tasks.charlm import CharLMTask
-from tests.conftest import DATA, assert_same_parameters, train_straight_and_resumed
+from tests.conftest import (
+    DATA,
+    assert_same_parameters,
+    one_line_error,
+    train_straight_and_resumed,
+)
 
 SHAKESPEARE = DATA / "tinyshakespeare" / "input.txt"
 
@@ -50,13 +55,6 @@ def trained(text_file, tmp_path_factory) -> Path:
     runs = tmp_path_factory.mktemp("runs")
     result = api.train("charlm-tiny", overrides=small(text_file), runs_dir=runs, verbose=False)
     return result.checkpoint
-
-
-def one_line_error(argv: list[str], capsys) -> str:
-    assert cli.main(argv) == 1
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("rnnlab: error: ") and "\n" not in err
-    return err
 
 
 # --------------------------------------------------------------------------- text, vocabulary
@@ -217,9 +215,9 @@ def test_sample_command_prints_text(trained, capsys):
 def test_empty_text_file(tmp_path, capsys):
     (tmp_path / "empty.txt").write_text("")
     err = one_line_error(
+        capsys,
         ["train", "--preset", "charlm-tiny", "--data-dir", str(tmp_path),
          "--set", "data.path=empty.txt", "--runs-dir", str(tmp_path / "runs")],
-        capsys,
     )  # fmt: skip
     assert "empty.txt is empty" in err
 
@@ -229,18 +227,18 @@ def test_non_utf8_text_file_names_the_offset(tmp_path, capsys):
     with pytest.raises(DataError, match=r"invalid byte 0xe9 at byte offset 3"):
         read_text(tmp_path / "latin1.txt")
     err = one_line_error(
+        capsys,
         ["train", "--preset", "charlm-tiny", "--set", f"data.path={tmp_path / 'latin1.txt'}",
          "--runs-dir", str(tmp_path / "runs")],
-        capsys,
     )  # fmt: skip
     assert "not UTF-8" in err and "offset 3" in err
 
 
 def test_missing_text_file_suggests_data_dir(tmp_path, capsys):
     err = one_line_error(
+        capsys,
         ["train", "--preset", "charlm-tiny", "--data-dir", str(tmp_path),
          "--runs-dir", str(tmp_path / "runs")],
-        capsys,
     )  # fmt: skip
     assert "does not exist" in err and "--data-dir" in err
     assert "tinyshakespeare/input.txt" in err
@@ -249,21 +247,21 @@ def test_missing_text_file_suggests_data_dir(tmp_path, capsys):
 def test_prime_with_unknown_characters(trained, capsys):
     with pytest.raises(ConfigError, match="never saw: '€', 'ж'"):
         sample(trained, prime="ROMEO €ж€", length=5)
-    err = one_line_error(["sample", str(trained), "--prime", "€"], capsys)
+    err = one_line_error(capsys, ["sample", str(trained), "--prime", "€"])
     assert "'€'" in err
 
 
 def test_sample_rejects_a_classify_checkpoint(classify_checkpoint, capsys):
     with pytest.raises(CheckpointError, match="'classify' checkpoint"):
         sample(classify_checkpoint)
-    err = one_line_error(["sample", str(classify_checkpoint)], capsys)
+    err = one_line_error(capsys, ["sample", str(classify_checkpoint)])
     assert "not a character language model" in err
 
 
 def test_bidirectional_is_rejected(capsys):
     with pytest.raises(ConfigError, match="bidirectional"):
         api.make_config("charlm-tiny", {"model.bidirectional": True})
-    err = one_line_error(["train", "--preset", "charlm-tiny", "--bidirectional"], capsys)
+    err = one_line_error(capsys, ["train", "--preset", "charlm-tiny", "--bidirectional"])
     assert "bidirectional cannot be used with task charlm" in err
 
 
@@ -298,8 +296,8 @@ def test_full_shakespeare_preset(tmp_path):
 def test_text_too_short_for_the_layout(tmp_path, capsys):
     (tmp_path / "short.txt").write_text("to be or not to be\n" * 5)
     err = one_line_error(
+        capsys,
         ["train", "--preset", "charlm-tiny", "--set", f"data.path={tmp_path / 'short.txt'}",
          "--runs-dir", str(tmp_path / "runs")],
-        capsys,
     )  # fmt: skip
     assert "too short" in err and "train.batch_size" in err

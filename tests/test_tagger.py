@@ -14,7 +14,12 @@ from rnnlab.data import tagging as tg
 from rnnlab.errors import CheckpointError, DataError
 from rnnlab.tagging_api import format_tagged, tag, tag_many
 from rnnlab.tasks.tagger import IGNORE
-from tests.conftest import DATA, assert_same_parameters, train_straight_and_resumed
+from tests.conftest import (
+    DATA,
+    assert_same_parameters,
+    one_line_error,
+    train_straight_and_resumed,
+)
 
 EWT = DATA / "ud_english_ewt"
 QUICK = {"train.iters": 10, "train.eval_every": 10}
@@ -275,13 +280,6 @@ def test_tag_command_prints_word_slash_tag(tiny_run, tmp_path, capsys):
 
 
 # --------------------------------------------------------------------------- bad input
-
-
-def one_line_error(capsys, argv) -> str:
-    code = cli.main(argv)
-    err = capsys.readouterr().err.strip()
-    assert code == 1 and len(err.splitlines()) == 1 and err.startswith("rnnlab: error:")
-    return err
 
 
 def test_malformed_conllu_line_names_file_and_line(tmp_path, capsys):
