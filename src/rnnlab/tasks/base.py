@@ -44,6 +44,7 @@ class Task:
         self.config = config
         self.data_dir = data_dir
         self.device = device
+        self._epoch_order: tuple[int, torch.Tensor] | None = None  # (epoch, permutation)
 
     # -- configuration -------------------------------------------------------------------
     @classmethod
@@ -63,12 +64,11 @@ class Task:
     def epoch_order(self, epoch: int) -> torch.Tensor:
         """The training samples' order in one epoch, on the task's device: one permutation
         per (seed, epoch), so batch i is a pure function of the seed and i."""
-        cached = getattr(self, "_epoch_order_cache", None)
-        if cached is None or cached[0] != epoch:
+        if self._epoch_order is None or self._epoch_order[0] != epoch:
             g = seeded_generator(self.config.seed, epoch)
-            cached = (epoch, torch.randperm(self.train_size, generator=g).to(self.device))
-            self._epoch_order_cache = cached
-        return cached[1]
+            order = torch.randperm(self.train_size, generator=g).to(self.device)
+            self._epoch_order = (epoch, order)
+        return self._epoch_order[1]
 
     def batch(self, iteration: int) -> Any:
         """The training batch for this iteration (0-based), deterministic given the seed."""
