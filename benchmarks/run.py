@@ -3,16 +3,22 @@
 The seeds' recipe (the tutorials' notebooks): torchvision-style MNIST that builds a PIL image
 per sample and converts it with ToTensor, a DataLoader(batch 100, shuffle) with no workers,
 and the same network in a plain loop. rnnlab: the same network and optimizer through
-`rnnlab.train`, with its in-memory data path. Both count training steps only (no
-evaluation). Prints samples/s and the ratio as N.NNx.
+`rnnlab.train`, with its in-memory data path and its malloc settings
+(rnnlab.training.allocator). Both count training steps only (no evaluation), after the same
+warm-up, each in a fresh process. Two more lines split the gain: rnnlab with glibc's default
+malloc, and the seeds' recipe with rnnlab's malloc settings. Prints samples/s and the ratio
+as N.NNx.
 
-    python benchmarks/run.py [--quick] [--data-dir D] [--presets seed-c sheet-lstm]
+    python benchmarks/run.py [--quick] [--data-dir D] [--presets seed-c sheet-lstm] [--rounds R]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -27,6 +33,8 @@ import rnnlab
 from rnnlab.api import make_config
 from rnnlab.data.images import get_dataset, load_split
 from rnnlab.data.paths import resolve_data_dir
+from rnnlab.training.allocator import tune_cpu_allocator
+from rnnlab.training.runtime import cpu_bf16_fast
 
 
 class SeedMNIST(Dataset):
@@ -102,35 +110,77 @@ def rnnlab_run(preset: str, data_dir, iters: int, precision: str | None) -> floa
     return result.samples_per_sec
 
 
+# (label, side, RNNLAB_MALLOC, precision): each is measured in a fresh process, because the
+# malloc settings are process-wide and must not leak from one side into the other.
+VARIANTS = [
+    ("seeds recipe", "seeds", "default", None),
+    ("rnnlab", "rnnlab", "tuned", "fp32"),
+    ("rnnlab, glibc malloc", "rnnlab", "default", "fp32"),
+    ("seeds + rnnlab malloc", "seeds", "tuned", None),
+]
+
+
+def worker(side: str, preset: str, iters: int, data_dir, precision: str | None) -> float:
+    """One measurement, in this process; both sides get the same short warm-up first."""
+    if side == "rnnlab":
+        rnnlab_run(preset, data_dir, 5, precision)
+        return rnnlab_run(preset, data_dir, iters, precision)
+    tune_cpu_allocator()  # honours RNNLAB_MALLOC, so 'default' leaves glibc alone
+    images, labels = load_split(data_dir, get_dataset("mnist"), "train")
+    seed_recipe(preset, images, labels, 5)
+    return seed_recipe(preset, images, labels, iters)
+
+
+def measure(side: str, preset: str, iters: int, data_dir, malloc: str, precision) -> float:
+    cmd = [sys.executable, __file__, "--worker", side, "--presets", preset]
+    cmd += ["--iters", str(iters), "--data-dir", str(data_dir)]
+    if precision:
+        cmd += ["--precision", precision]
+    env = {**os.environ, "RNNLAB_MALLOC": malloc}
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"benchmark worker failed: {done.stderr.strip().splitlines()[-1:]}")
+    return float(json.loads(done.stdout.strip().splitlines()[-1])["samples_per_sec"])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer iterations (CI-sized)")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--presets", nargs="+", default=["seed-c", "sheet-lstm"])
     parser.add_argument("--iters", type=int, default=None)
+    parser.add_argument("--rounds", type=int, default=None, help="repeats; medians are shown")
+    parser.add_argument("--worker", choices=["seeds", "rnnlab"], help=argparse.SUPPRESS)
+    parser.add_argument("--precision", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     iters = args.iters or (60 if args.quick else 300)
+    rounds = args.rounds or (1 if args.quick else 3)
     data_dir = resolve_data_dir(args.data_dir)
-    images, labels = load_split(data_dir, get_dataset("mnist"), "train")
+    if args.worker:
+        sps = worker(args.worker, args.presets[0], iters, data_dir, args.precision)
+        print(json.dumps({"samples_per_sec": sps}))
+        return 0
+
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cores; "
-        f"{iters} iterations of batch 100 each"
+        f"{iters} iterations of batch 100 per measurement, median of {rounds} round(s), "
+        "each measurement in a fresh process"
     )
-    header = f"{'preset':<12} {'variant':<22} {'samples/s':>10} {'vs seeds':>9}"
+    header = f"{'preset':<12} {'variant':<24} {'samples/s':>10} {'vs seeds':>9}"
     print(header)
     print("-" * len(header))
     for preset in args.presets:
-        # warm-up so one-time costs (oneDNN primitive creation, allocations) hit neither side
-        seed_recipe(preset, images, labels, 5)
-        base = seed_recipe(preset, images, labels, iters)
-        print(f"{preset:<12} {'seeds recipe (fp32)':<22} {base:>10,.0f} {'1.00x':>9}")
-        variants = [("rnnlab fp32", "fp32")]
-        cell = make_config(preset).model.cell
-        if cell == "lstm":
-            variants.append(("rnnlab default (auto)", "auto"))
-        for label, precision in variants:
-            sps = rnnlab_run(preset, data_dir, iters, precision)
-            print(f"{preset:<12} {label:<22} {sps:>10,.0f} {sps / base:>8.2f}x")
+        variants = list(VARIANTS)
+        if make_config(preset).model.cell == "lstm" and cpu_bf16_fast():
+            variants.append(("rnnlab bf16", "rnnlab", "tuned", "bf16"))
+        results: dict[str, list[float]] = {label: [] for label, *_ in variants}
+        for _ in range(rounds):  # interleaved, so a slow spell of the machine hits every variant
+            for label, side, malloc, precision in variants:
+                results[label].append(measure(side, preset, iters, data_dir, malloc, precision))
+        base = statistics.median(results[variants[0][0]])
+        for label, *_ in variants:
+            sps = statistics.median(results[label])
+            print(f"{preset:<12} {label:<24} {sps:>10,.0f} {sps / base:>8.2f}x")
         sys.stdout.flush()
     return 0
 

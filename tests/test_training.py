@@ -39,6 +39,7 @@ def test_training_learns_and_records_everything(data_dir, tmp_path):
     assert run["status"] == "completed" and run["iteration"] == 60
     assert run["config"]["model"]["cell"] == "rnn_tanh"
     assert run["versions"]["torch"] == str(torch.__version__)
+    assert run["versions"]["malloc"] in ("tuned", "default", "unavailable")
     assert run["samples_per_sec"] > 0 and run["wall_time"] > 0
     assert run["final_metrics"]["test_acc"] == pytest.approx(accs[-1])
     from rnnlab.results.store import ResultsStore

@@ -23,6 +23,7 @@ from rnnlab.results.store import ResultsStore
 from rnnlab.tasks import get_task_class
 from rnnlab.tasks.base import Task
 from rnnlab.training import checkpoint as ckpt
+from rnnlab.training.allocator import tune_cpu_allocator
 from rnnlab.training.runtime import (
     resolve_device,
     resolve_precision,
@@ -79,6 +80,8 @@ def train(
     runs_path = Path(runs_dir) if runs_dir else default_runs_dir()
     store = ResultsStore(runs_path)
     device = resolve_device(cfg.device)
+    if device.type == "cpu":
+        tune_cpu_allocator()
     set_threads(cfg.threads)
     precision = resolve_precision(cfg, device)
     seed_everything(cfg.seed)

@@ -13,6 +13,7 @@ import torch
 import rnnlab
 from rnnlab.config import RunConfig
 from rnnlab.errors import ConfigError
+from rnnlab.training.allocator import allocator_state
 
 
 def resolve_device(name: str) -> torch.device:
@@ -84,4 +85,5 @@ def versions() -> dict[str, str]:
         "processor": platform.processor() or platform.machine(),
         "threads": str(torch.get_num_threads()),
         "cuda": str(torch.version.cuda or ""),
+        "malloc": allocator_state(),
     }
