@@ -16,7 +16,6 @@ jemalloc or tcmalloc would. `RNNLAB_MALLOC=default` leaves glibc as it is. Other
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import sys
 
@@ -32,8 +31,9 @@ def _glibc() -> ctypes.CDLL | None:
     if not sys.platform.startswith("linux"):
         return None
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc = ctypes.CDLL(None)  # the symbols already loaded into this process, libc's among them
         libc.gnu_get_libc_version  # only glibc has it  # noqa: B018
+        libc.mallopt  # noqa: B018
         return libc
     except (OSError, AttributeError):
         return None
