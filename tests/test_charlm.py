@@ -212,13 +212,15 @@ def test_sample_command_prints_text(trained, capsys):
 # --------------------------------------------------------------------------- bad input
 
 
+def train_error(capsys, tmp_path, *options: str) -> str:
+    """The one-line error of `rnnlab train --preset charlm-tiny OPTIONS` into tmp_path/runs."""
+    argv = ["train", "--preset", "charlm-tiny", *options, "--runs-dir", str(tmp_path / "runs")]
+    return one_line_error(capsys, argv)
+
+
 def test_empty_text_file(tmp_path, capsys):
     (tmp_path / "empty.txt").write_text("")
-    err = one_line_error(
-        capsys,
-        ["train", "--preset", "charlm-tiny", "--data-dir", str(tmp_path),
-         "--set", "data.path=empty.txt", "--runs-dir", str(tmp_path / "runs")],
-    )  # fmt: skip
+    err = train_error(capsys, tmp_path, "--data-dir", str(tmp_path), "--set", "data.path=empty.txt")
     assert "empty.txt is empty" in err
 
 
@@ -226,20 +228,12 @@ def test_non_utf8_text_file_names_the_offset(tmp_path, capsys):
     (tmp_path / "latin1.txt").write_bytes(b"caf" + "é au lait".encode("latin-1"))
     with pytest.raises(DataError, match=r"invalid byte 0xe9 at byte offset 3"):
         read_text(tmp_path / "latin1.txt")
-    err = one_line_error(
-        capsys,
-        ["train", "--preset", "charlm-tiny", "--set", f"data.path={tmp_path / 'latin1.txt'}",
-         "--runs-dir", str(tmp_path / "runs")],
-    )  # fmt: skip
+    err = train_error(capsys, tmp_path, "--set", f"data.path={tmp_path / 'latin1.txt'}")
     assert "not UTF-8" in err and "offset 3" in err
 
 
 def test_missing_text_file_suggests_data_dir(tmp_path, capsys):
-    err = one_line_error(
-        capsys,
-        ["train", "--preset", "charlm-tiny", "--data-dir", str(tmp_path),
-         "--runs-dir", str(tmp_path / "runs")],
-    )  # fmt: skip
+    err = train_error(capsys, tmp_path, "--data-dir", str(tmp_path))
     assert "does not exist" in err and "--data-dir" in err
     assert "tinyshakespeare/input.txt" in err
 
@@ -295,9 +289,5 @@ def test_full_shakespeare_preset(tmp_path):
 
 def test_text_too_short_for_the_layout(tmp_path, capsys):
     (tmp_path / "short.txt").write_text("to be or not to be\n" * 5)
-    err = one_line_error(
-        capsys,
-        ["train", "--preset", "charlm-tiny", "--set", f"data.path={tmp_path / 'short.txt'}",
-         "--runs-dir", str(tmp_path / "runs")],
-    )  # fmt: skip
+    err = train_error(capsys, tmp_path, "--set", f"data.path={tmp_path / 'short.txt'}")
     assert "too short" in err and "train.batch_size" in err
