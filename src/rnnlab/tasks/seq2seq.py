@@ -50,6 +50,13 @@ def target_steps(d: Seq2SeqDataConfig) -> int:
     return (d.digits + 1 if d.problem == "add" else d.length) + 1
 
 
+def _make_model(vocab_size: int, config: RunConfig) -> Seq2Seq:
+    """The one place the task's data options reach the model (vocabularies may differ:
+    a checkpoint brings its own tokens)."""
+    d = config.data
+    return Seq2Seq(vocab_size, config.model, d.attention_score, d.input_feeding)
+
+
 class Seq2SeqTask(Task):
     name = "seq2seq"
     DataConfig = Seq2SeqDataConfig
@@ -175,14 +182,12 @@ class Seq2SeqTask(Task):
 
     # -- model ---------------------------------------------------------------------------
     def build_model(self) -> nn.Module:
-        d = self.config.data
-        return Seq2Seq(len(self.tokens), self.config.model, d.attention_score, d.input_feeding)
+        return _make_model(len(self.tokens), self.config)
 
     @classmethod
     def model_from_config(cls, config: RunConfig) -> nn.Module:
         vocab = len(SPECIALS) + len(synthetic.alphabet(config.data.problem))
-        d = config.data
-        return Seq2Seq(vocab, config.model, d.attention_score, d.input_feeding)
+        return _make_model(vocab, config)
 
     def loss(self, model: nn.Module, batch: Any, iteration: int) -> tuple[torch.Tensor, dict]:
         src, lengths, tgt = batch
