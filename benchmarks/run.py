@@ -131,7 +131,9 @@ def worker(side: str, preset: str, iters: int, data_dir, precision: str | None) 
     return seed_recipe(preset, images, labels, iters)
 
 
-def measure(side: str, preset: str, iters: int, data_dir, malloc: str, precision) -> float:
+def measure(
+    side: str, preset: str, iters: int, data_dir, malloc: str, precision: str | None
+) -> float:
     cmd = [sys.executable, __file__, "--worker", side, "--presets", preset]
     cmd += ["--iters", str(iters), "--data-dir", str(data_dir)]
     if precision:
