@@ -37,6 +37,8 @@ def test_train_evaluate_predict_inspect_runs(capsys, data_dir, tmp_path):
         "0.05",
         "--seed",
         "3",
+        "--order",
+        "dataloader",
     )
     assert code == 0
     assert "Iteration: 10/20. Loss:" in out and "Test accuracy:" in out and "samples/s" in out
@@ -44,7 +46,7 @@ def test_train_evaluate_predict_inspect_runs(capsys, data_dir, tmp_path):
     code, out, _ = run(capsys, "runs", "--runs-dir", str(tmp_path), "--json")
     (row,) = json.loads(out)
     assert row["seed"] == 3 and row["config"]["model"]["hidden"] == 32
-    assert row["config"]["train"]["lr"] == 0.05
+    assert row["config"]["train"]["lr"] == 0.05 and row["config"]["data"]["order"] == "dataloader"
     code, out, _ = run(capsys, "runs", "--runs-dir", str(tmp_path))
     assert "seed-c" in out and "completed" in out
     code, out, _ = run(capsys, "evaluate", str(ckpt), "--data-dir", str(data_dir))
@@ -80,6 +82,7 @@ def test_resume_from_the_command_line(capsys, data_dir, tmp_path):
         (["train", "--preset", "seed-c", "--hidden", "0"], "model.hidden must be a positive"),
         (["train", "--preset", "seed-c", "--lr", "-1"], "train.lr must be a positive number"),
         (["train", "--preset", "seed-c", "--optimizer", "lbfgs"], "unknown optimizer"),
+        (["train", "--preset", "seed-c", "--order", "random"], "unknown data.order 'random'"),
         (["train", "--preset", "seed-c", "--set", "model.hiden=3"], "unknown field 'hiden'"),
         (["train"], "say what to train"),
         (["evaluate", "missing.pt"], "checkpoint missing.pt does not exist"),

@@ -77,6 +77,7 @@ def test_toml_round_trip(tmp_path):
         ({"model.colour": 3}, "unknown field 'colour' in \\[model\\]"),
         ({"device": "tpu"}, "unknown device 'tpu'"),
         ({"data.view": "columns"}, "unknown view 'columns'"),
+        ({"data.order": "random"}, "unknown data.order 'random'; choose one of: dataloader"),
         ({"data.dataset": "cifar"}, "unknown dataset 'cifar'"),
     ],
 )

@@ -10,6 +10,7 @@ import torch
 
 from rnnlab.data import images as img
 from rnnlab.data.idx import encode_idx, parse_idx, read_idx, write_idx
+from rnnlab.data.seeding import LoaderDraws
 from rnnlab.errors import DataError
 from tests.conftest import make_idx_dataset
 
@@ -95,3 +96,29 @@ def test_sequence_views(view, shape):
         assert torch.equal(x[..., 0], flat)
     if view == "permuted":
         assert torch.equal(x[..., 0], flat[:, perm])
+
+
+def test_loader_draws_give_dataloader_batches():
+    """The order of a shuffled DataLoader, with a pass over a test loader every 2 batches,
+    under one torch.manual_seed: 250 samples in batches of 100 (a short last batch)."""
+    from torch.utils.data import DataLoader
+
+    torch.manual_seed(11)
+    loader, test_loader = DataLoader(range(250), batch_size=100, shuffle=True), DataLoader([0])
+    expected, it = [], 0
+    for _ in range(4):
+        for batch in loader:
+            expected.append(batch.tolist())
+            it += 1
+            if it % 2 == 0:
+                list(test_loader)
+
+    torch.manual_seed(11)
+    draws, ours = LoaderDraws(), []
+    for it in range(12):
+        epoch, step = divmod(it, 3)
+        draws.advance_to(it, per_epoch=3, eval_every=2)
+        order = torch.randperm(250, generator=draws.generator(epoch))
+        ours.append(order[step * 100 : (step + 1) * 100].tolist())
+    assert ours == expected
+    assert LoaderDraws(draws.state_dict()).state_dict() == draws.state_dict()

@@ -7,6 +7,7 @@ import statistics
 import pytest
 
 from rnnlab import api
+from tests.tutorial_script import run_tutorial_script
 
 pytestmark = pytest.mark.slow
 
@@ -43,3 +44,19 @@ def test_seed_c_on_fashion_mnist_over_seeds(data_dir, tmp_path):
     accuracies = [full_run(data_dir, tmp_path, "seed-c", "fashion-mnist", s) for s in range(4)]
     assert max(accuracies) >= 80.0, accuracies
     assert statistics.mean(accuracies) >= 74.0, accuracies
+
+
+def test_seed_c_on_fashion_mnist_is_the_tutorial_script(data_dir, tmp_path):
+    """With data.order = "dataloader", rnnlab's seed 0 and the seeds' script under
+    torch.manual_seed(0) print the same test accuracy at every evaluation of a full run
+    (within one test image): the script's figure for a seed is rnnlab's figure."""
+    result = api.train(
+        "seed-c",
+        overrides={"data.dataset": "fashion-mnist", "data.order": "dataloader"},
+        data_dir=data_dir,
+        runs_dir=tmp_path,
+        verbose=False,
+    )
+    _, theirs = run_tutorial_script(data_dir, dataset="fashion-mnist")
+    ours = [row["test_acc"] for row in result.history]
+    assert ours == pytest.approx(theirs, abs=0.011), (ours, theirs)

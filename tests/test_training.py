@@ -122,6 +122,17 @@ def test_resume_continues_exactly(data_dir, tmp_path):
     assert [h["iteration"] for h in resumed.history] == [50, 100, 150, 200]
 
 
+@pytest.mark.parametrize("order", ["dataloader", "seeded"])
+def test_resume_mid_epoch_after_an_extra_evaluation(data_dir, tmp_path, order):
+    """The first part stops at 110 (mid-epoch, not an evaluation step), so it ends with an
+    evaluation the straight run does not make; the batches after it must not change."""
+    over = quick(**{"data.order": order, "train.eval_every": 50, "model.hidden": 16})
+    straight, _, resumed = train_straight_and_resumed(
+        "sheet-rnn", over, total=200, stop=110, runs_dir=tmp_path, data_dir=data_dir
+    )
+    assert_same_parameters(straight.checkpoint, resumed.checkpoint)
+
+
 def test_ctrl_c_saves_and_resume_finishes(data_dir, tmp_path, monkeypatch):
     over = quick(**{"train.iters": 40, "train.eval_every": 20, "model.hidden": 16})
     straight = api.train(

@@ -34,6 +34,11 @@ OVERRIDE_FLAGS: dict[str, tuple[str, Any, str]] = {
     "--impl": ("model.impl", str, "torch | scratch (hand-written cells)"),
     "--dataset": ("data.dataset", str, "classification: mnist | fashion-mnist"),
     "--view": ("data.view", str, "classification: rows | pixels | permuted"),
+    "--order": (
+        "data.order",
+        str,
+        "classification: seeded | dataloader (the tutorials' script, seed for seed)",
+    ),
     "--seed": ("seed", int, "random seed"),
     "--device": ("device", str, "auto | cpu | cuda | mps"),
     "--threads": ("threads", int, "torch CPU threads (0 = default)"),

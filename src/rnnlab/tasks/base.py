@@ -1,9 +1,10 @@
 """What a task is: the data, model, loss and metrics behind one kind of experiment.
 
 The trainer, checkpoints, results store and CLI are shared by every task; a task only says
-how to build its model, how to form batch number `i` and how to score a model. Batches are a
-pure function of (seed, iteration), so a resumed run sees exactly the batches it would
-have seen without the interruption.
+how to build its model, how to form batch number `i` and how to score a model. The
+training order is reproducible from the seed (see `rnnlab.data.seeding`), and what it
+depends on is in the checkpoint, so a resumed run sees exactly the batches it would have
+seen without the interruption.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import torch
 from torch import nn
 
 from rnnlab.config import RunConfig
-from rnnlab.data.seeding import seeded_generator
+from rnnlab.data.seeding import LoaderDraws, seeded_generator
 
 
 @dataclass
@@ -45,6 +46,7 @@ class Task:
         self.data_dir = data_dir
         self.device = device
         self._epoch_order: tuple[int, torch.Tensor] | None = None  # (epoch, permutation)
+        self.loader_draws = LoaderDraws((state or {}).get("loader_order"))
 
     # -- configuration -------------------------------------------------------------------
     @classmethod
@@ -61,11 +63,28 @@ class Task:
         b = self.config.train.batch_size
         return max(1, -(-self.train_size // b))
 
+    @property
+    def order(self) -> str:
+        """How epoch orders are drawn: "seeded" (from the seed and epoch alone) or
+        "dataloader" (from torch's global generator, as DataLoader(shuffle=True) does)."""
+        return "seeded"
+
+    def batch_indices(self, iteration: int) -> torch.Tensor:
+        """Which training samples form batch `iteration` (0-based), on the task's device."""
+        per_epoch = self.batches_per_epoch()
+        epoch, step = divmod(iteration, per_epoch)
+        if self.order == "dataloader":
+            self.loader_draws.advance_to(iteration, per_epoch, self.config.train.eval_every)
+        b = self.config.train.batch_size
+        return self.epoch_order(epoch)[step * b : (step + 1) * b]
+
     def epoch_order(self, epoch: int) -> torch.Tensor:
-        """The training samples' order in one epoch, on the task's device: one permutation
-        per (seed, epoch), so batch i is a pure function of the seed and i."""
+        """The training samples' order in one epoch, on the task's device."""
         if self._epoch_order is None or self._epoch_order[0] != epoch:
-            g = seeded_generator(self.config.seed, epoch)
+            if self.order == "dataloader":
+                g = self.loader_draws.generator(epoch)
+            else:
+                g = seeded_generator(self.config.seed, epoch)
             order = torch.randperm(self.train_size, generator=g).to(self.device)
             self._epoch_order = (epoch, order)
         return self._epoch_order[1]

@@ -14,6 +14,7 @@ from torch import nn
 
 from rnnlab.config import RunConfig
 from rnnlab.data import images as img
+from rnnlab.data.seeding import ORDERS
 from rnnlab.errors import ConfigError
 from rnnlab.models.classifier import SequenceClassifier
 from rnnlab.tasks.base import Task
@@ -31,6 +32,10 @@ class ImageDataConfig:
     train_limit: int = 0  # use only the first N training images (quick runs); 0 = all
     test_limit: int = 0  # evaluate on only the first N test images; 0 = all
     download: bool = False  # fetch missing files from the official mirrors
+    # "seeded": each epoch's order from (seed, epoch) alone, the same for every model;
+    # "dataloader": drawn like DataLoader(shuffle=True) after torch.manual_seed(seed), so a
+    # seed gives the tutorials' script's run with that seed
+    order: str = "seeded"
 
 
 class ClassifyTask(Task):
@@ -103,6 +108,8 @@ class ClassifyTask(Task):
         img.get_dataset(d.dataset)
         if d.view not in img.VIEWS:
             raise ConfigError(f"unknown view '{d.view}'; choose one of: {', '.join(img.VIEWS)}")
+        if d.order not in ORDERS:
+            raise ConfigError(f"unknown data.order '{d.order}'; choose one of: {', '.join(ORDERS)}")
         for name in ("validation", "train_limit", "test_limit"):
             if getattr(d, name) < 0:
                 raise ConfigError(f"data.{name} must not be negative, got {getattr(d, name)}")
@@ -113,14 +120,15 @@ class ClassifyTask(Task):
         return len(self.train_x)
 
     @property
+    def order(self) -> str:
+        return self.config.data.order
+
+    @property
     def classes(self) -> tuple[str, ...]:
         return self.dataset.classes
 
     def batch(self, iteration: int) -> tuple[torch.Tensor, torch.Tensor]:
-        per_epoch = self.batches_per_epoch()
-        epoch, step = divmod(iteration, per_epoch)
-        b = self.config.train.batch_size
-        idx = self.epoch_order(epoch)[step * b : (step + 1) * b]
+        idx = self.batch_indices(iteration)
         return self.to_sequence(self.train_x[idx]), self.train_y[idx]
 
     def to_sequence(self, images_uint8: torch.Tensor) -> torch.Tensor:
@@ -183,7 +191,10 @@ class ClassifyTask(Task):
 
     # -- checkpoints ---------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        state: dict[str, Any] = {"classes": list(self.classes)}
+        state: dict[str, Any] = {
+            "classes": list(self.classes),
+            "loader_order": self.loader_draws.state_dict(),
+        }
         if self.permutation is not None:
             state["permutation"] = self.permutation.tolist()
         return state

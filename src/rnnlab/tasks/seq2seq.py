@@ -174,9 +174,7 @@ class Seq2SeqTask(Task):
         return self.config.data.train_size
 
     def batch(self, iteration: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        epoch, step = divmod(iteration, self.batches_per_epoch())
-        b = self.config.train.batch_size
-        idx = self.epoch_order(epoch)[step * b : (step + 1) * b]
+        idx = self.batch_indices(iteration)
         src, lengths, tgt = self.data["train"]
         return src[idx], lengths[idx], tgt[idx]
 
