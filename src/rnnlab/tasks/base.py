@@ -120,7 +120,10 @@ class Task:
 
     # -- checkpoints ---------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        """Plain data (lists, numbers, strings, tensors) needed to rebuild this task."""
+        """Plain data (lists, numbers, strings, tensors) needed to rebuild this task.
+        Tasks that form batches with `batch_indices` extend this one's dict."""
+        if self.order == "dataloader":
+            return {"loader_order": self.loader_draws.state_dict()}
         return {}
 
     def describe(self) -> str:

@@ -191,10 +191,7 @@ class ClassifyTask(Task):
 
     # -- checkpoints ---------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        state: dict[str, Any] = {
-            "classes": list(self.classes),
-            "loader_order": self.loader_draws.state_dict(),
-        }
+        state = {**super().state_dict(), "classes": list(self.classes)}
         if self.permutation is not None:
             state["permutation"] = self.permutation.tolist()
         return state

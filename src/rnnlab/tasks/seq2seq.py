@@ -265,7 +265,7 @@ class Seq2SeqTask(Task):
 
     # -- checkpoints ---------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        return {"tokens": list(self.tokens)}
+        return {**super().state_dict(), "tokens": list(self.tokens)}
 
     def describe(self) -> str:
         d = self.config.data
