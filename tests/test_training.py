@@ -317,3 +317,44 @@ def test_asking_for_a_missing_gpu(data_dir, tmp_path):
             runs_dir=tmp_path,
             verbose=False,
         )
+
+
+def test_an_evaluation_hook_sees_every_evaluation_and_can_stop_the_run(data_dir, tmp_path):
+    seen = []
+
+    def hook(iteration, row):
+        seen.append((iteration, row["test_acc"]))
+        return iteration >= 20  # stop after the second evaluation of three
+
+    result = api.train(
+        "sheet-rnn",
+        overrides=quick(**{"train.iters": 30}),
+        data_dir=data_dir,
+        runs_dir=tmp_path,
+        verbose=False,
+        group="study-1",
+        on_evaluate=hook,
+    )
+    assert [i for i, _ in seen] == [10, 20]
+    assert result.status == "stopped" and result.iteration == 20
+    (run,) = api.runs(tmp_path, group="study-1")
+    assert run["status"] == "stopped" and run["group_name"] == "study-1"
+    assert api.runs(tmp_path, group="other") == []
+
+
+def test_a_store_from_before_groups_gains_the_column(tmp_path):
+    import sqlite3
+
+    from rnnlab.results.store import ResultsStore
+
+    # a runs table written before group_name existed (only the columns this test needs)
+    with sqlite3.connect(tmp_path / "rnnlab.db") as db:
+        db.execute(
+            "CREATE TABLE runs (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, "
+            "task TEXT NOT NULL, status TEXT NOT NULL, created REAL NOT NULL, updated REAL "
+            "NOT NULL, config TEXT NOT NULL)"
+        )
+        db.execute("INSERT INTO runs VALUES (1, 'old', 'classify', 'completed', 0, 0, '{}')")
+    store = ResultsStore(tmp_path)
+    store.update_run(1, group_name="g")
+    assert [r["name"] for r in store.list_runs(group="g")] == ["old"]

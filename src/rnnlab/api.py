@@ -31,7 +31,7 @@ from rnnlab.training.runtime import (
     set_threads,
     versions,
 )
-from rnnlab.training.trainer import RunResult, Trainer
+from rnnlab.training.trainer import EvalHook, RunResult, Trainer
 
 
 def make_config(
@@ -63,10 +63,14 @@ def train(
     resume: str | Path | None = None,
     save: str | Path | None = None,
     verbose: bool = True,
+    group: str | None = None,
+    on_evaluate: EvalHook | None = None,
 ) -> RunResult:
     """Train one run and record it. With `resume`, continue a checkpoint exactly where it
     stopped (the config comes from the checkpoint; `overrides` may still change it, e.g. to
-    train for more iterations)."""
+    train for more iterations). `group` files the run under a comparison or sweep in the
+    results store; `on_evaluate(iteration, metrics)` is called after every evaluation and
+    ends the run early (status "stopped") when it returns true."""
     state = None
     if resume is not None:
         state = ckpt.load_checkpoint(resume)
@@ -104,6 +108,7 @@ def train(
             config=cfg.to_dict(),
             versions=versions(),
             data_dir=str(data_path),
+            group_name=group,
         )
         run_dir = runs_path / f"{_slug(cfg.name or cfg.task)}-{run_id:04d}"
         if state is not None:
@@ -122,6 +127,7 @@ def train(
         run_dir=run_dir,
         resume_state=state,
         verbose=verbose,
+        on_evaluate=on_evaluate,
     )
     if verbose:
         action = (
@@ -284,13 +290,16 @@ def runs(
     name: str | None = None,
     task: str | None = None,
     status: str | None = None,
+    group: str | None = None,
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
     """Recorded runs, newest first, with their configs and final metrics."""
     path = Path(runs_dir) if runs_dir else default_runs_dir()
     if not (path / "rnnlab.db").exists():
         return []
-    return ResultsStore(path).list_runs(name=name, task=task, status=status, limit=limit)
+    return ResultsStore(path).list_runs(
+        name=name, task=task, status=status, group=group, limit=limit
+    )
 
 
 def _numel(shape: tuple[int, ...]) -> int:

@@ -195,7 +195,12 @@ def cmd_runs(args: argparse.Namespace) -> int:
     from rnnlab import api
 
     rows = api.runs(
-        args.runs_dir, name=args.name, task=args.task, status=args.status, limit=args.limit
+        args.runs_dir,
+        name=args.name,
+        task=args.task,
+        status=args.status,
+        group=args.group,
+        limit=args.limit,
     )
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
@@ -303,7 +308,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("runs", help="list recorded runs")
     p.add_argument("--name", help="filter by name (* is a wildcard)")
     p.add_argument("--task", help="filter by task")
-    p.add_argument("--status", help="running | completed | interrupted | diverged")
+    p.add_argument("--status", help="running | completed | stopped | interrupted | diverged")
+    p.add_argument("--group", help="only the runs of one comparison or sweep")
     p.add_argument("--limit", type=int, default=None)
     p.add_argument("--json", action="store_true")
     add_common_args(p, overrides=False)

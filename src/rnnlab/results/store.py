@@ -42,7 +42,8 @@ CREATE TABLE IF NOT EXISTS runs (
     samples_per_sec REAL,
     final_metrics TEXT,
     best_metrics TEXT,
-    message TEXT
+    message TEXT,
+    group_name TEXT
 );
 CREATE TABLE IF NOT EXISTS metrics (
     run_id INTEGER NOT NULL REFERENCES runs(id),
@@ -65,6 +66,7 @@ class ResultsStore:
             self.runs_dir.mkdir(parents=True, exist_ok=True)
             with self._connect() as db:
                 db.executescript(_SCHEMA)
+                _add_missing_columns(db)
         except (OSError, sqlite3.OperationalError) as exc:
             raise RnnlabError(
                 f"cannot write the results store in {self.runs_dir} ({exc}); "
@@ -120,10 +122,11 @@ class ResultsStore:
         name: str | None = None,
         task: str | None = None,
         status: str | None = None,
+        group: str | None = None,
         limit: int | None = None,
     ) -> list[dict[str, Any]]:
         where, args = [], []
-        for column, value in (("task", task), ("status", status)):
+        for column, value in (("task", task), ("status", status), ("group_name", group)):
             if value:
                 where.append(f"{column} = ?")
                 args.append(value)
@@ -153,6 +156,17 @@ class ResultsStore:
             entry[r["name"]] = r["value"]
             entry["wall_time"] = r["wall_time"]
         return list(history.values())
+
+
+# Columns added after the first release: stores written by an older rnnlab gain them on open.
+_LATER_COLUMNS = {"group_name": "TEXT"}
+
+
+def _add_missing_columns(db: sqlite3.Connection) -> None:
+    have = {row["name"] for row in db.execute("PRAGMA table_info(runs)")}
+    for column, kind in _LATER_COLUMNS.items():
+        if column not in have:
+            db.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
 
 
 def _encode(fields: dict[str, Any]) -> tuple[list[str], list[Any]]:

@@ -13,6 +13,7 @@ import json
 import math
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,11 @@ class TrainingInterrupted(RnnlabError):
 
 class TrainingDiverged(RnnlabError):
     """The loss became NaN or infinite."""
+
+
+# Called after every evaluation with (iteration, that evaluation's row of the history); a
+# true return ends the run early with status "stopped" (a sweep pruning a poor trial).
+EvalHook = Callable[[int, dict[str, Any]], bool | None]
 
 
 @dataclass
@@ -77,8 +83,10 @@ class Trainer:
         run_dir: Path,
         resume_state: dict[str, Any] | None = None,
         verbose: bool = True,
+        on_evaluate: EvalHook | None = None,
     ) -> None:
         self.task, self.model, self.config = task, model, config
+        self.on_evaluate = on_evaluate
         self.device, self.precision = device, precision
         self.store, self.run_id, self.run_dir = store, run_id, Path(run_dir)
         self.verbose = verbose
@@ -174,6 +182,7 @@ class Trainer:
             t = self.prior_train_time + train_time
             return (self.prior_samples + samples) / t if t > 0 else 0.0
 
+        status = "completed"
         try:
             while self.iteration < self.total:
                 it = self.iteration
@@ -221,6 +230,11 @@ class Trainer:
                     model.train()
                     if extra:
                         self._say(bar, extra)
+                    if self.on_evaluate is not None and self.on_evaluate(
+                        self.iteration, self.history[-1]
+                    ):
+                        status = "stopped"
+                        break
         except KeyboardInterrupt:
             bar.close()
             wall = elapsed()
@@ -252,7 +266,7 @@ class Trainer:
             run_dir=self.run_dir,
             checkpoint=self.last_path,
             best_checkpoint=self.best_path if self.best_path.exists() else None,
-            status="completed",
+            status=status,
             iteration=self.iteration,
             metrics=metrics,
             best=self.best,
@@ -264,7 +278,7 @@ class Trainer:
         )
         self.store.update_run(
             self.run_id,
-            status="completed",
+            status=status,
             iteration=self.iteration,
             wall_time=wall,
             samples_per_sec=result.samples_per_sec,
