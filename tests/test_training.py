@@ -159,6 +159,10 @@ def test_ctrl_c_saves_and_resume_finishes(data_dir, tmp_path, monkeypatch):
     a, b = params(straight.checkpoint), params(resumed.checkpoint)
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert api.runs(tmp_path / "b")[0]["status"] == "completed"
+    # the training loss logged at 40 averages iterations 21-40 across the interruption too
+    assert [(h["train_loss"], h["test_acc"]) for h in resumed.history] == [
+        (h["train_loss"], h["test_acc"]) for h in straight.history
+    ]
 
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(data_dir, tmp_path, monkeypatch):

@@ -12,6 +12,8 @@ from typing import Any
 __version__ = "0.1.0"
 
 _API = {"train", "evaluate", "predict", "inspect", "load", "runs", "make_config"}
+# Functions that live beside the core API: name -> module.
+_MORE = {"compare": "rnnlab.experiments.grid"}
 
 
 def __getattr__(name: str) -> Any:
@@ -20,7 +22,11 @@ def __getattr__(name: str) -> Any:
         from rnnlab import api
 
         return getattr(api, name)
+    if name in _MORE:
+        import importlib
+
+        return getattr(importlib.import_module(_MORE[name]), name)
     raise AttributeError(f"module 'rnnlab' has no attribute {name!r}")
 
 
-__all__ = sorted(_API)
+__all__ = sorted(_API | set(_MORE))

@@ -258,6 +258,7 @@ def cmd_download(args: argparse.Namespace) -> int:
 
 # Modules that add their own subcommands: each has register(subparsers) -> None.
 COMMAND_MODULES: tuple[str, ...] = (
+    "rnnlab.commands.compare",
     "rnnlab.commands.sample",
     "rnnlab.commands.tag",
     "rnnlab.commands.translate",

@@ -144,7 +144,7 @@ def from_dict(values: dict[str, Any]) -> RunConfig:
 
     values = dict(values)
     sections = {k: values.pop(k, None) for k in ("data", "model", "train")}
-    for key in ("preset", "description"):  # informational keys allowed in preset files
+    for key in ("preset", "description", "published"):  # informational keys of preset files
         values.pop(key, None)
     top = build_section(_TopLevel, values, "run")
     task_cls = get_task_class(top.task)
@@ -248,6 +248,12 @@ def preset_text(name: str) -> str:
             f"unknown preset '{name}'; available presets: {', '.join(preset_names())}"
         )
     return path.read_text(encoding="utf-8")
+
+
+def preset_published(name: str) -> float | None:
+    """The test accuracy (%) the tutorials report for a preset's recipe on MNIST, if any."""
+    value = _parse_toml(preset_text(name), f"preset '{name}'").get("published")
+    return float(value) if value is not None else None
 
 
 def load_preset(name: str) -> RunConfig:

@@ -98,6 +98,7 @@ class Trainer:
         self.prior_wall = 0.0
         self.prior_train_time = 0.0
         self.prior_samples = 0
+        self.running: dict[str, Any] = {}
         if resume_state is not None:
             self._restore(resume_state)
 
@@ -111,7 +112,11 @@ class Trainer:
         return self.run_dir / "best.pt"
 
     # -- checkpoint state ----------------------------------------------------------------
-    def payload(self, wall: float, train_time: float, samples: int) -> dict[str, Any]:
+    def payload(
+        self, wall: float, train_time: float, samples: int, running: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The checkpoint. `running` holds the training-loss sums since the last evaluation
+        when a run stops between evaluations, so the resumed run logs the same averages."""
         rng = {"torch": torch.get_rng_state()}
         if torch.cuda.is_available():
             rng["cuda"] = torch.cuda.get_rng_state_all()
@@ -132,6 +137,7 @@ class Trainer:
             "train_time": train_time,
             "samples": samples,
             "versions": versions(),
+            "running": running or {},
         }
 
     def _restore(self, state: dict[str, Any]) -> None:
@@ -143,6 +149,7 @@ class Trainer:
         self.prior_wall = float(state.get("wall_time", 0.0))
         self.prior_train_time = float(state.get("train_time", 0.0))
         self.prior_samples = int(state.get("samples", 0))
+        self.running = dict(state.get("running") or {})
         rng = state.get("rng", {})
         if "torch" in rng:
             torch.set_rng_state(rng["torch"])
@@ -158,8 +165,9 @@ class Trainer:
         started = time.perf_counter()
         train_time = 0.0
         samples = 0
-        loss_sum, loss_count = 0.0, 0
-        extras_sum: dict[str, float] = {}
+        loss_sum = float(self.running.get("loss_sum", 0.0))
+        loss_count = int(self.running.get("loss_count", 0))
+        extras_sum: dict[str, float] = dict(self.running.get("extras_sum", {}))
         last_good = self.last_path if self.last_path.exists() else None
 
         self.store.update_run(
@@ -241,7 +249,10 @@ class Trainer:
             ckpt.save_checkpoint(
                 self.last_path,
                 self.payload(
-                    wall, self.prior_train_time + train_time, self.prior_samples + samples
+                    wall,
+                    self.prior_train_time + train_time,
+                    self.prior_samples + samples,
+                    {"loss_sum": loss_sum, "loss_count": loss_count, "extras_sum": extras_sum},
                 ),
             )
             self.store.update_run(

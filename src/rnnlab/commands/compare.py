@@ -1,0 +1,80 @@
+"""`rnnlab compare`: train a grid of configurations over seeds and print one table."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from rnnlab.cli import collect_overrides
+    from rnnlab.experiments.grid import compare, load_study, study_names
+    from rnnlab.experiments.table import render_text, to_json
+
+    if args.list:
+        for name in study_names():
+            print(f"  {name:<16} {load_study(name).description}")
+        return 0
+    if args.study and (args.preset or args.config):
+        from rnnlab.errors import ConfigError
+
+        raise ConfigError("a study names its own preset; drop --preset/--config")
+    # --name names the comparison (its runs are named after it and their grid point)
+    overrides = [o for o in collect_overrides(args) if not o.startswith("name=")]
+    result = compare(
+        args.config or args.preset,
+        study=args.study,
+        grid=args.grid,
+        seeds=args.seeds,
+        overrides=overrides,
+        name=args.name,
+        metric=args.metric,
+        jobs=args.jobs,
+        data_dir=args.data_dir,
+        runs_dir=args.runs_dir,
+        verbose=not args.quiet and not args.json,
+    )
+    if args.json:
+        print(json.dumps(to_json(result), indent=2))
+        return 0
+    print()
+    print(render_text(result))
+    best = result.best
+    if best is not None and len(result.rows) > 1:
+        from rnnlab.experiments.grid import cell_label
+
+        print(f"\nBest: {cell_label(best.cell)} ({result.metric} {best.mean:.2f})")
+    print(f"Saved: {result.files['markdown']}, {result.files['csv']}, {result.files['json']}")
+    return 0
+
+
+def register(subparsers) -> None:
+    from rnnlab.cli import add_common_args
+
+    p = subparsers.add_parser(
+        "compare",
+        help="train a grid of configurations x seeds and print one table",
+        description=(
+            "Train every configuration of a grid (and every seed) and summarise them in one "
+            "table: mean +- std over seeds, parameters, time. Re-running a stopped comparison "
+            "finishes it; finished runs are never trained twice."
+        ),
+    )
+    p.add_argument("study", nargs="?", help="a shipped study (rnnlab compare --list)")
+    p.add_argument("--list", action="store_true", help="list the shipped studies")
+    p.add_argument("--preset", help="the base preset")
+    p.add_argument("--config", help="the base config file (TOML)")
+    p.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="FIELD=V1,V2",
+        help="a grid axis, e.g. model.layers=1,2,3 or preset=sheet-rnn,gru (repeatable)",
+    )
+    p.add_argument("--seeds", help="seeds to repeat every configuration with, e.g. 0-9 or 1,5")
+    p.add_argument("--metric", help="the metric to compare (default: the task's, e.g. test_acc)")
+    p.add_argument("--jobs", type=int, default=1, help="runs trained at once (processes)")
+    p.add_argument("--quiet", action="store_true", help="print only the table")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_common_args(p)
+    p.set_defaults(func=cmd_compare)

@@ -1,0 +1,275 @@
+"""rnnlab compare: grids x seeds on real MNIST slices, one table, resumable, parallel."""
+
+from __future__ import annotations
+
+import csv
+import json
+import statistics
+
+import pytest
+import torch
+
+from rnnlab import api
+from rnnlab.errors import ConfigError
+from rnnlab.experiments import grid as grid_mod
+from rnnlab.experiments.grid import (
+    ComparisonInterrupted,
+    compare,
+    load_study,
+    parse_axis,
+    parse_seeds,
+    plan_runs,
+    study_names,
+)
+from rnnlab.experiments.table import _published
+from rnnlab.tasks.classify import ClassifyTask
+from tests.conftest import QUICK, one_line_error
+
+TINY = {**QUICK, "model.hidden": 16}
+
+
+def run_compare(data_dir, runs_dir, **kwargs):
+    kwargs.setdefault("overrides", TINY)
+    return compare(data_dir=data_dir, runs_dir=runs_dir, verbose=False, **kwargs)
+
+
+def test_seeds_give_mean_and_std_of_the_runs_in_the_store(data_dir, tmp_path):
+    result = run_compare(data_dir, tmp_path, source="seed-c", seeds="0-2")
+    (row,) = result.rows
+    stored = {r["id"]: r for r in api.runs(tmp_path, group="compare:seed-c")}
+    values = [stored[i]["final_metrics"]["test_acc"] for i in row.run_ids]
+    assert sorted(stored[i]["seed"] for i in row.run_ids) == [0, 1, 2]
+    assert row.runs == row.count == 3
+    assert row.mean == pytest.approx(statistics.fmean(values))
+    assert row.std == pytest.approx(statistics.stdev(values))
+    assert (row.low, row.high) == (min(values), max(values))
+    assert len(set(values)) > 1  # the seeds really differ
+    # the saved files hold the table and every run behind it
+    saved = json.loads(result.files["json"].read_text())
+    assert [r["run_id"] for r in saved["runs"]] == row.run_ids
+    assert saved["rows"][0]["mean"] == pytest.approx(row.mean)
+    with result.files["csv"].open() as f:
+        lines = list(csv.DictReader(f))
+    assert [float(line["test_acc"]) for line in lines] == pytest.approx(values)
+    assert "± " in result.files["markdown"].read_text()
+
+
+def test_a_finished_comparison_is_not_trained_again_and_a_changed_one_is(
+    data_dir, tmp_path, monkeypatch
+):
+    first = run_compare(data_dir, tmp_path, source="seed-c", seeds=[0, 1])
+    calls = []
+    real = grid_mod.train_job
+    monkeypatch.setattr(grid_mod, "train_job", lambda job: calls.append(job) or real(job))
+    again = run_compare(data_dir, tmp_path, source="seed-c", seeds=[0, 1])
+    assert calls == [] and all(r.reused for r in again.runs)
+    assert again.rows[0].mean == first.rows[0].mean
+    # a third seed and longer runs: only what is new is trained
+    run_compare(data_dir, tmp_path, source="seed-c", seeds=[0, 1, 2])
+    assert len(calls) == 1 and calls[0].config["seed"] == 2
+    longer = run_compare(
+        data_dir, tmp_path, source="seed-c", seeds=[0], overrides={**TINY, "train.iters": 30}
+    )
+    assert len(calls) == 2 and longer.runs[0].metrics and not longer.runs[0].reused
+    assert len(api.runs(tmp_path, group="compare:seed-c")) == 4
+
+
+def test_grid_over_presets_and_fields(data_dir, tmp_path):
+    result = run_compare(
+        data_dir,
+        tmp_path,
+        grid=["preset=seed-c,sheet-lstm", "model.layers=1,2"],
+        name="mixed",
+    )
+    cells = [(r.cell["preset"], r.cell["model.layers"]) for r in result.rows]
+    assert cells == [("seed-c", "1"), ("seed-c", "2"), ("sheet-lstm", "1"), ("sheet-lstm", "2")]
+    runs = {r["id"]: r for r in api.runs(tmp_path, group="compare:mixed")}
+    for row in result.rows:
+        (run,) = (runs[i] for i in row.run_ids)
+        cfg = run["config"]
+        assert cfg["model"]["layers"] == int(row.cell["model.layers"])
+        assert cfg["model"]["cell"] == ("rnn_tanh" if row.cell["preset"] == "seed-c" else "lstm")
+        assert cfg["model"]["hidden"] == 16  # the fixed settings reach every grid point
+        model = api.load(run["checkpoint"], data_dir=data_dir).model
+        assert row.parameters == sum(p.numel() for p in model.parameters())
+    best = max(result.rows, key=lambda r: r.mean)
+    assert result.best is best
+
+
+def test_ctrl_c_keeps_finished_runs_and_the_next_call_resumes_exactly(
+    data_dir, tmp_path, monkeypatch
+):
+    over = {**TINY, "train.iters": 40, "train.eval_every": 20}
+    straight = run_compare(
+        data_dir, tmp_path / "a", source="sheet-rnn", seeds=[0, 1], overrides=over
+    )
+
+    original = ClassifyTask.batch
+
+    def interrupt_seed_1_at_30(self, iteration):
+        if self.config.seed == 1 and iteration == 30:
+            raise KeyboardInterrupt
+        return original(self, iteration)
+
+    monkeypatch.setattr(ClassifyTask, "batch", interrupt_seed_1_at_30)
+    with pytest.raises(ComparisonInterrupted, match="1 of 2 runs done.*same command again"):
+        run_compare(data_dir, tmp_path / "b", source="sheet-rnn", seeds=[0, 1], overrides=over)
+    statuses = {r["seed"]: r["status"] for r in api.runs(tmp_path / "b")}
+    assert statuses == {0: "completed", 1: "interrupted"}
+    monkeypatch.setattr(ClassifyTask, "batch", original)
+
+    resumed = run_compare(
+        data_dir, tmp_path / "b", source="sheet-rnn", seeds=[0, 1], overrides=over
+    )
+    assert [r.reused for r in resumed.runs] == [True, False]
+    assert len(api.runs(tmp_path / "b")) == 2  # the interrupted run was continued, not redone
+    for a, b in zip(straight.runs, resumed.runs):
+        assert a.metrics == b.metrics
+        pa = torch.load(a.checkpoint, weights_only=True)["model"]
+        pb = torch.load(b.checkpoint, weights_only=True)["model"]
+        assert all(torch.equal(pa[k], pb[k]) for k in pa)
+
+
+def test_a_diverged_run_is_reported_and_the_grid_goes_on(data_dir, tmp_path):
+    result = run_compare(
+        data_dir,
+        tmp_path,
+        source="seed-a",
+        grid={"train.lr": [0.01, 1e6]},
+        overrides={**TINY, "model.hidden": 32},
+        name="lr",
+    )
+    ok, blown = result.rows
+    assert ok.count == 1 and ok.diverged == 0
+    assert blown.count == 0 and blown.diverged == 1 and result.best is ok
+    assert api.runs(tmp_path, group="compare:lr")[0]["status"] == "diverged"
+    assert "diverged" in result.files["markdown"].read_text()
+    # and it is not tried again: it would diverge the same way
+    again = run_compare(
+        data_dir,
+        tmp_path,
+        source="seed-a",
+        grid={"train.lr": [0.01, 1e6]},
+        overrides={**TINY, "model.hidden": 32},
+        name="lr",
+    )
+    assert all(r.reused for r in again.runs)
+
+
+def test_parallel_jobs_give_the_same_results_as_one_at_a_time(data_dir, tmp_path):
+    kwargs = {"source": "seed-c", "grid": ["model.hidden=8,16"], "seeds": [0, 1]}
+    kwargs["overrides"] = QUICK
+    serial = run_compare(data_dir, tmp_path / "serial", **kwargs)
+    parallel = run_compare(data_dir, tmp_path / "parallel", jobs=2, **kwargs)
+    assert [r.metrics for r in serial.runs] == [r.metrics for r in parallel.runs]
+    assert [(r.cell, r.seed) for r in serial.runs] == [(r.cell, r.seed) for r in parallel.runs]
+
+
+def test_published_figure_only_beside_the_published_recipe():
+    full = plan_runs("spec1", None, load_study("spec1").grid, [0], [])
+    figures = {r.cell["preset"]: _published(r, "test_acc") for r in full}
+    assert figures["seed-c"] == 95.54 and figures["sheet-lstm"] == 98.33
+    assert figures["lstm-2ep"] == 97.78
+    (short,) = plan_runs("x", "seed-c", {}, [0], [("train.iters", 100)])
+    (fashion,) = plan_runs("x", "seed-c", {}, [0], [("data.dataset", "fashion-mnist")])
+    (gru,) = plan_runs("x", "gru", {}, [0], [])
+    assert _published(short, "test_acc") is None
+    assert _published(fashion, "test_acc") is None
+    assert _published(gru, "test_acc") is None
+
+
+@pytest.mark.parametrize("name", study_names())
+def test_every_shipped_study_plans_valid_runs(name):
+    study = load_study(name)
+    planned = plan_runs(name, study.source, study.grid, study.seeds or None, [])
+    assert planned and study.description
+    expected = 1
+    for values in study.grid.values():
+        expected *= len(values)
+    assert len(planned) == expected * max(1, len(study.seeds))
+
+
+def test_study_sizes_match_the_exercises():
+    assert len(plan_runs("x", "sheet-rnn", load_study("ex2-rnn").grid, None, [])) == 16
+    assert len(plan_runs("x", "sheet-lstm", load_study("ex2-lstm").grid, None, [])) == 6
+
+
+def test_parsing():
+    assert parse_axis("model.layers=1,2, 3") == ("model.layers", ["1", "2", "3"])
+    assert parse_seeds("0-3") == [0, 1, 2, 3]
+    assert parse_seeds("1,5,7-8") == [1, 5, 7, 8]
+    for bad in ("model.layers", "=1,2", "model.layers="):
+        with pytest.raises(ConfigError, match="--grid expects FIELD=V1,V2"):
+            parse_axis(bad)
+    for bad in ("a", "3-1", "1,,x"):
+        with pytest.raises(ConfigError, match="--seeds expects"):
+            parse_seeds(bad)
+    with pytest.raises(ConfigError, match="names a seed twice"):
+        parse_seeds("1,1")
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["compare", "no-such-study"], "unknown study 'no-such-study'; available studies: ex2"),
+        (["compare", "--preset", "seed-c", "--grid", "model.hidden"], "--grid expects"),
+        (["compare", "--preset", "seed-c", "--seeds", "x"], "--seeds expects"),
+        (["compare", "--preset", "seed-c", "--grid", "model.nope=1,2"], "unknown field 'nope'"),
+        (
+            ["compare", "--preset", "seed-c", "--grid", "model.hidden=8,0"],
+            "model.hidden must be a positive integer, got 0 (grid point hidden=0)",
+        ),
+        (
+            ["compare", "--preset", "seed-c", "--grid", "model.cell=lstm,xyz"],
+            "unknown cell type (model.cell) 'xyz'",
+        ),
+        (["compare", "--preset", "seed-c", "--grid", "seed=1,2"], "vary the seed with --seeds"),
+        (
+            ["compare", "--preset", "seed-c", "--seeds", "0-1", "--seed", "3"],
+            "either --seed or --seeds",
+        ),
+        (
+            [
+                "compare",
+                "--preset",
+                "seed-c",
+                "--grid",
+                "model.hidden=8,16",
+                "--set",
+                "model.hidden=4",
+            ],
+            "'model.hidden' is both a grid axis and a fixed setting",
+        ),  # fmt: skip
+        (["compare", "--grid", "model.hidden=8,16"], "say what to compare"),
+        (["compare", "--preset", "seed-c", "--jobs", "0"], "--jobs must be a positive integer"),
+        (["compare", "ex2-rnn", "--preset", "seed-c"], "a study names its own preset"),
+        (["compare", "--preset", "nope"], "unknown preset 'nope'"),
+    ],
+)
+def test_bad_input_is_one_line(capsys, tmp_path, argv, message):
+    err = one_line_error(capsys, [*argv, "--runs-dir", str(tmp_path)])
+    assert message in err
+
+
+def test_unknown_metric_names_the_available_ones(data_dir, tmp_path):
+    with pytest.raises(ConfigError, match="has no metric 'val_acc'; it has: test_acc, test_loss"):
+        run_compare(data_dir, tmp_path, source="seed-c", metric="val_acc")
+
+
+def test_cli_prints_the_table_and_json(data_dir, tmp_path, capsys):
+    from rnnlab import cli
+
+    argv = ["compare", "--preset", "seed-c", "--seeds", "0-1", "--hidden", "16"]
+    argv += ["--set", "data.train_limit=1000", "--set", "data.test_limit=200"]
+    argv += ["--iters", "20", "--eval-every", "10", "--batch-size", "50"]
+    argv += ["--data-dir", str(data_dir), "--runs-dir", str(tmp_path), "--name", "cli"]
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "Comparison 'cli': 2 runs (1 configuration x 2 seeds)" in out
+    assert "[2/2] seed 1: test_acc" in out and "test_acc (mean ± std)" in out
+    assert cli.main([*argv, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["name"] == "cli" and len(data["runs"]) == 2
+    assert all(r["reused"] for r in data["runs"])
+    assert cli.main(["compare", "--list"]) == 0
+    assert "ex2-rnn" in capsys.readouterr().out
