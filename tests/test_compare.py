@@ -158,11 +158,21 @@ def test_a_diverged_run_is_reported_and_the_grid_goes_on(data_dir, tmp_path):
 
 def test_parallel_jobs_give_the_same_results_as_one_at_a_time(data_dir, tmp_path):
     kwargs = {"source": "seed-c", "grid": ["model.hidden=8,16"], "seeds": [0, 1]}
-    kwargs["overrides"] = QUICK
+    # one thread each: the thread count changes float rounding, so it must match to compare
+    kwargs["overrides"] = {**QUICK, "threads": 1}
     serial = run_compare(data_dir, tmp_path / "serial", **kwargs)
     parallel = run_compare(data_dir, tmp_path / "parallel", jobs=2, **kwargs)
     assert [r.metrics for r in serial.runs] == [r.metrics for r in parallel.runs]
     assert [(r.cell, r.seed) for r in serial.runs] == [(r.cell, r.seed) for r in parallel.runs]
+
+
+def test_parallel_runs_record_their_share_of_the_threads(monkeypatch):
+    monkeypatch.setattr(grid_mod.os, "cpu_count", lambda: 6)
+    planned = plan_runs("x", "seed-c", {"threads": [0, 1]}, [0, 1], [])
+    grid_mod.share_threads(planned, jobs=1)
+    assert [r.config.threads for r in planned] == [0, 0, 1, 1]
+    grid_mod.share_threads(planned, jobs=3)
+    assert [r.config.threads for r in planned] == [2, 2, 1, 1]  # a set count is kept
 
 
 def test_published_figure_only_beside_the_published_recipe():

@@ -231,7 +231,6 @@ class Job:
     data_dir: str | None
     runs_dir: str
     group: str
-    threads: int
     metric: str
     verbose: bool
     iterations: int = 0  # when known without the data (not set by epochs)
@@ -259,14 +258,10 @@ def _done_or_resumable(
 
 def train_job(job: Job) -> dict[str, Any]:
     """Train (or resume) one run; returns its store row. Runs in the parent or a worker."""
-    import torch
-
     from rnnlab import api
     from rnnlab.results.store import ResultsStore
     from rnnlab.training.trainer import TrainingDiverged
 
-    if job.threads:
-        torch.set_num_threads(job.threads)
     prefix = f"  [{job.position}/{job.total} {job.label}]"
 
     def progress(iteration: int, row: dict[str, Any]) -> None:
@@ -358,7 +353,7 @@ def compare(
     store = ResultsStore(runs_path)
     group = f"compare:{name}"
     stored = store.list_runs(group=group)
-    threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else 0
+    share_threads(planned, jobs)
     parameters = _parameter_counts(planned)
 
     outcomes: dict[int, RunOutcome] = {}
@@ -377,7 +372,7 @@ def compare(
                 Job(
                     position=0, total=0, label=label, config=config, resume=resume,
                     data_dir=str(data_dir) if data_dir else None, runs_dir=str(runs_path),
-                    group=group, threads=threads or run.config.threads, metric=metric,
+                    group=group, metric=metric,
                     verbose=verbose, iterations=iterations,
                 ),
             )
@@ -435,6 +430,16 @@ def compare(
     )
     write_tables(result)
     return result
+
+
+def share_threads(planned: list[PlannedRun], jobs: int) -> None:
+    """Give runs trained `jobs` at a time their share of the cores, unless a config sets its
+    own. The thread count changes float rounding and so the run itself: it goes into each
+    config, where the store and a later match see it."""
+    if jobs > 1:
+        share = max(1, (os.cpu_count() or 1) // jobs)
+        for run in planned:
+            run.config.threads = run.config.threads or share
 
 
 def _execute(todo: list[tuple[int, Job]], jobs: int, finished: Any) -> None:
