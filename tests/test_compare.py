@@ -131,28 +131,20 @@ def test_ctrl_c_keeps_finished_runs_and_the_next_call_resumes_exactly(
 
 
 def test_a_diverged_run_is_reported_and_the_grid_goes_on(data_dir, tmp_path):
-    result = run_compare(
-        data_dir,
-        tmp_path,
-        source="seed-a",
-        grid={"train.lr": [0.01, 1e6]},
-        overrides={**TINY, "model.hidden": 32},
-        name="lr",
-    )
+    kwargs = {
+        "source": "seed-a",
+        "grid": {"train.lr": [0.01, 1e6]},
+        "overrides": {**TINY, "model.hidden": 32},
+        "name": "lr",
+    }
+    result = run_compare(data_dir, tmp_path, **kwargs)
     ok, blown = result.rows
     assert ok.count == 1 and ok.diverged == 0
     assert blown.count == 0 and blown.diverged == 1 and result.best is ok
     assert api.runs(tmp_path, group="compare:lr")[0]["status"] == "diverged"
     assert "diverged" in result.files["markdown"].read_text()
     # and it is not tried again: it would diverge the same way
-    again = run_compare(
-        data_dir,
-        tmp_path,
-        source="seed-a",
-        grid={"train.lr": [0.01, 1e6]},
-        overrides={**TINY, "model.hidden": 32},
-        name="lr",
-    )
+    again = run_compare(data_dir, tmp_path, **kwargs)
     assert all(r.reused for r in again.runs)
 
 
