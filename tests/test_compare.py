@@ -175,6 +175,8 @@ def test_published_figure_only_beside_the_published_recipe():
     (short,) = plan_runs("x", "seed-c", {}, [0], [("train.iters", 100)])
     (fashion,) = plan_runs("x", "seed-c", {}, [0], [("data.dataset", "fashion-mnist")])
     (gru,) = plan_runs("x", "gru", {}, [0], [])
+    ex2 = plan_runs("ex2-rnn", "sheet-rnn", load_study("ex2-rnn").grid, None, [])
+    assert [_published(r, "test_acc") for r in ex2].count(96.91) == 1  # 2 layers, tanh, no FC
     assert _published(short, "test_acc") is None
     assert _published(fashion, "test_acc") is None
     assert _published(gru, "test_acc") is None

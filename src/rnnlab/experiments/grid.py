@@ -123,6 +123,7 @@ class PlannedRun:
     cell: dict[str, Any]  # axis -> value: which configuration of the grid
     seed: int
     config: RunConfig
+    base: str | None = None  # the preset or config file the run's config starts from
 
     @property
     def cell_label(self) -> str:
@@ -189,7 +190,7 @@ def plan_runs(
         for seed in seeds if seeds is not None else [cfg.seed]:
             run_cfg = cfg.copy()
             run_cfg.seed = seed
-            planned.append(PlannedRun(cell, seed, run_cfg))
+            planned.append(PlannedRun(cell, seed, run_cfg, str(base) if base else None))
     return planned
 
 

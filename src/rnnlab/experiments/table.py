@@ -79,8 +79,7 @@ def _published(run: PlannedRun, metric: str) -> float | None:
     model and training on MNIST read by rows, whatever the seed and evaluation settings."""
     if metric != "test_acc" or run.config.task != "classify":
         return None
-    name = run.config.name.split("[", 1)[0]
-    preset = run.cell.get("preset", name)
+    preset = run.base
     if preset not in preset_names():
         return None
     figure = preset_published(preset)
