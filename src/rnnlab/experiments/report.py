@@ -56,7 +56,7 @@ class _Config:
 
     label: str
     runs: list[dict[str, Any]]
-    order: tuple[int, int] = (0, 0)  # comparison row first, then the first run id
+    order: tuple[int, int, int] = (0, 0, 0)
 
 
 # --------------------------------------------------------------------------- selection
@@ -201,26 +201,25 @@ def _group_configs(
             for run_id in crow.get("run_ids") or []:
                 row_of[int(run_id)] = index
     names = {k: {r["name"] for r in members} for k, members in groups.items()}
-    unique_names = all(len(n) == 1 for n in names.values()) and len(
-        {next(iter(n)) for n in names.values()}
-    ) == len(groups)
+    # Plain runs of different presets read best by name ("seed-c", "gru"), when the name
+    # tells the configurations apart; otherwise by the fields that differ.
+    one_name_each = all(len(n) == 1 for n in names.values())
+    unique_names = one_name_each and len(set().union(*names.values())) == len(groups)
     shown = [f for f in varying if f not in OWN_COLUMNS]
     configs = []
     for key, members in groups.items():
         indices = {row_of.get(int(r["id"])) for r in members}
         first_id = min(int(r["id"]) for r in members)
-        if len(indices) == 1 and None not in indices:
-            index = indices.pop()
-            assert comparison is not None and index is not None
+        index = indices.pop() if len(indices) == 1 else None
+        if comparison and index is not None:
             label = cell_label(comparison["rows"][index].get("cell") or {})
-            order = (index, first_id)
+            order = (0, index, first_id)  # the comparison's rows first, in its order
         else:
             flat = flatten(members[0]["config"] or {})
             fields = " ".join(f"{f}={_value_text(flat.get(f, _MISSING))}" for f in shown)
             label = next(iter(names[key])) if unique_names or not fields else fields
-            order = (len(row_of) + first_id, first_id)
-        configs.append(_Config(label=label, runs=sorted(members, key=lambda r: r["id"])))
-        configs[-1].order = order
+            order = (1, first_id, 0)
+        configs.append(_Config(label, sorted(members, key=lambda r: r["id"]), order))
     configs.sort(key=lambda c: c.order)
     return configs
 
@@ -596,10 +595,17 @@ def _series(data: dict[str, Any], key: str) -> list[dict[str, Any]]:
     if data["mode"] == "configurations":
         for c, color in zip(data["configurations"], colors):
             curve = c[key]
-            seeds = len(c["run_ids"])
+            count = len(c["run_ids"])
+            # runs that stopped early leave the mean where their curve ends: say so
+            unfinished = [
+                f"{c['statuses'].count(st)} {st}"
+                for st in sorted(set(c["statuses"]))
+                if st != "completed"
+            ]
+            extra = "".join(f", {u}" for u in unfinished)
             out.append(
                 {
-                    "label": f"{c['label']} ({seeds} run{'s' * (seeds != 1)})",
+                    "label": f"{c['label']} ({count} run{'s' * (count != 1)}{extra})",
                     "x": curve["iteration"],
                     "y": curve["mean"],
                     "std": curve["std"],
