@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 
 _API = {"train", "evaluate", "predict", "inspect", "load", "runs", "make_config"}
 # Functions that live beside the core API: name -> module.
-_MORE = {"compare": "rnnlab.experiments.grid"}
+_MORE = {"compare": "rnnlab.experiments.grid", "report": "rnnlab.experiments.report"}
 
 
 def __getattr__(name: str) -> Any:

@@ -262,6 +262,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "rnnlab.commands.sample",
     "rnnlab.commands.tag",
     "rnnlab.commands.translate",
+    "rnnlab.commands.report",
 )
 
 
