@@ -11,15 +11,17 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_API = {"train", "evaluate", "predict", "inspect", "load", "runs", "make_config"}
+_API = {"train", "evaluate", "predict", "inspect", "load", "runs", "make_config", "sweep"}
+# Names of _API that live outside rnnlab.api, and their module.
+_MODULES = {"sweep": "rnnlab.experiments.sweep"}
 
 
 def __getattr__(name: str) -> Any:
     # The API pulls in torch; importing it lazily keeps `import rnnlab` cheap.
     if name in _API:
-        from rnnlab import api
+        import importlib
 
-        return getattr(api, name)
+        return getattr(importlib.import_module(_MODULES.get(name, "rnnlab.api")), name)
     raise AttributeError(f"module 'rnnlab' has no attribute {name!r}")
 
 

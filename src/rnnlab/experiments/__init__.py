@@ -1,0 +1,1 @@
+"""Experiments made of many runs: comparisons (grid.py) and sweeps (sweep.py)."""
