@@ -261,6 +261,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "rnnlab.commands.sample",
     "rnnlab.commands.tag",
     "rnnlab.commands.translate",
+    "rnnlab.commands.sweep",
 )
 
 
