@@ -358,7 +358,8 @@ class SweepPlan:
     def group(self) -> str:
         return f"sweep:{self.study}"
 
-    def describe(self) -> list[str]:
+    def describe(self, fresh: bool = True) -> list[str]:
+        """The plan in a few lines; `fresh` = a new study (the baseline is queued only then)."""
         prune = "pruning on (median rule)" if self.prune else "no pruning"
         lines = [
             f"Sweep '{self.study}' of {self.source}: {self.trials} trials, sampler {self.sampler} "
@@ -367,7 +368,7 @@ class SweepPlan:
             f"Objective: {self.direction} {self.metric}; {self.objective}",
             "Space: " + " | ".join(p.describe() for p in self.space.values()),
         ]
-        if self.baseline:
+        if self.baseline and fresh:
             lines.append(
                 "Baseline: the config's own values are tried first: "
                 + " ".join(f"{k}={_fmt(v)}" for k, v in self.baseline.items())
@@ -631,8 +632,14 @@ def summary_lines(result: SweepResult, top: int = 10) -> list[str]:
         cols += [(names[f], max(9, len(names[f]))) for f in names]
         cols.append(("time", 8))
         shown = min(top, len(ranked))
+        pruned = (
+            " (pruned trials last, at the value they stopped at)"
+            if any(t.state == "pruned" for t in ranked)
+            else ""
+        )
         lines.append(
-            f"Top {shown} of {len(ranked)} by {result.metric} ({result.direction}, validation):"
+            f"Top {shown} of {len(ranked)} by {result.metric} ({result.direction}, validation)"
+            f"{pruned}:"
         )
         lines.append("  " + " ".join(f"{c:>{w}}" for c, w in cols))
         for t in ranked[:top]:
@@ -653,7 +660,9 @@ def summary_lines(result: SweepResult, top: int = 10) -> list[str]:
             "(the objective)" + (f"; {tests} on test (reported, never tuned on)" if tests else "")
         )
         base = next((t for t in result.trials if t.baseline and t.state == "complete"), None)
-        if base is not None:
+        if base is not None and base.number == result.best_trial:
+            lines.append("  that is the baseline: no other trial beat the config's own values")
+        elif base is not None:
             tests = ", ".join(f"{k} {_num(v, k)}" for k, v in base.test_metrics.items())
             lines.append(
                 f"  baseline (trial #{base.number}, the config's own values): {result.metric} "
@@ -752,7 +761,7 @@ def run_sweep(plan: SweepPlan, *, verbose: bool = True) -> SweepResult:
         study.enqueue_trial(plan.baseline, user_attrs={"baseline": True})
 
     say = _printer(verbose)
-    for line in plan.describe():
+    for line in plan.describe(fresh=existing == 0):
         say(line)
     done = _count_done(optuna, study)
     if existing:
