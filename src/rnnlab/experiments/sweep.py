@@ -748,11 +748,7 @@ def run_sweep(plan: SweepPlan, *, verbose: bool = True) -> SweepResult:
     study = _open_study(optuna, plan)
     existing = len(study.trials)
     _check_same_study(study, plan)
-    # A fresh sampler seeded with the seed alone would draw the first trials of the study again
-    # when a sweep is continued; offsetting by the trials already there keeps a continued sweep
-    # reproducible without repeating itself. A grid keeps the seed: it fixes the grid's order.
-    seed = plan.sampler_seed if plan.sampler == "grid" else plan.sampler_seed + existing
-    study.sampler = _make_sampler(optuna, plan, seed)
+    study.sampler = _make_sampler(optuna, plan, plan.sampler_seed)
     study.pruner = _make_pruner(optuna, plan)
 
     stale = _recover_stale(optuna, study, store, plan)
@@ -787,6 +783,12 @@ def run_sweep(plan: SweepPlan, *, verbose: bool = True) -> SweepResult:
         waiting = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.WAITING,))
         if plan.sampler == "grid" and not waiting and study.sampler.is_exhausted(study):
             break
+        if plan.sampler != "grid":
+            # A sampler per trial, seeded with the seed plus the number of trials before it:
+            # a continued study does not draw its first trials again, "2 trials, then 1 more"
+            # draws what "3 trials" draws, and workers sharing a study draw different trials.
+            # (A grid keeps one seed: it fixes the order of the grid.)
+            study.sampler = _make_sampler(optuna, plan, plan.sampler_seed + len(study.trials))
         best_before = _best_value(optuna, study)
         record = _run_trial(optuna, study, store, plan)
         ran += 1
@@ -1063,6 +1065,10 @@ def _run_trial(optuna: Any, study: Any, store: Any, plan: SweepPlan) -> TrialRec
     resume = attrs.get("resume_checkpoint")
     if resume and not Path(resume).is_file():
         resume = None
+    if resume is None and attrs.get("run_id") is not None:
+        # the checkpoint is gone since the retry was queued: a new run, found by its name
+        attrs.pop("run_id")
+        trial.set_user_attr("run_id", None)
     if resume is not None and attrs.get("retry_of") is not None:
         # the pruner judges the whole curve: carry over what the run reported before
         old = study.get_trials(deepcopy=False)[attrs["retry_of"]]
