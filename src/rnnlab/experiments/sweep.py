@@ -905,10 +905,9 @@ def _make_sampler(optuna: Any, plan: SweepPlan, seed: int) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # multivariate TPE is marked experimental
         # Multivariate: the best learning rate depends on the optimizer (and batch size), so
-        # the parameters are modelled jointly. A third of the budget is random exploration.
-        return samplers.TPESampler(
-            seed=seed, multivariate=True, n_startup_trials=min(10, max(3, plan.trials // 3))
-        )
+        # the parameters are modelled jointly. The first 5 trials are drawn at random; a fixed
+        # number (not a share of --trials) keeps a continued sweep drawing what one call would.
+        return samplers.TPESampler(seed=seed, multivariate=True, n_startup_trials=5)
 
 
 def _make_pruner(optuna: Any, plan: SweepPlan) -> Any:
