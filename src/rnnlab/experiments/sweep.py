@@ -914,10 +914,11 @@ def _make_pruner(optuna: Any, plan: SweepPlan) -> Any:
     if not plan.prune:
         return optuna.pruners.NopPruner()
     # Median rule: stop a trial whose best value so far is worse than the median of finished
-    # trials at the same iteration. It waits for 3 finished trials, and never judges a trial
-    # on its first evaluation alone (too noisy).
+    # trials at the same iteration. It waits for 3 finished trials, needs 3 of them to have
+    # reached that iteration (with iterations swept, few long trials may have: a median of
+    # one is no median), and never judges a trial on its first evaluation alone (too noisy).
     return optuna.pruners.MedianPruner(
-        n_startup_trials=3, n_warmup_steps=2 * plan.config.train.eval_every
+        n_startup_trials=3, n_warmup_steps=2 * plan.config.train.eval_every, n_min_trials=3
     )
 
 
