@@ -380,6 +380,25 @@ def test_shipped_sweeps_load_and_validate(name, tmp_path):
     assert smaller.trials == 3 and smaller.space["train.lr"].high == 1e-2
 
 
+def test_a_sweep_file_with_an_inline_config(tmp_path):
+    path = tmp_path / "my-sweep.toml"
+    path.write_text(
+        'description = "mine"\ntrials = 3\nsampler = "random"\nmetric = "val_loss"\n'
+        '[config]\ntask = "classify"\n[config.model]\ncell = "gru"\nhidden = 32\n'
+        '[space]\n"train.lr" = "log:1e-4:1e-2"\n"model.layers" = "1,2"\n'
+    )
+    plan = sw.plan_sweep(definition=str(path), runs_dir=tmp_path)
+    assert plan.study == "my-sweep" and plan.trials == 3 and plan.sampler == "random"
+    assert (plan.metric, plan.direction) == ("val_loss", "minimize")
+    assert plan.config.model.cell == "gru" and plan.config.model.hidden == 32
+    assert plan.space["model.layers"].choices == (1, 2)
+    path.write_text('preset = "seed-c"\ntrails = 3\n[space]\n"train.lr" = "0.1"\n')
+    with pytest.raises(ConfigError, match="unknown key 'trails'; valid keys: description"):
+        sw.plan_sweep(definition=str(path))
+    with pytest.raises(ConfigError, match="sweep file nope.toml does not exist"):
+        sw.plan_sweep(definition="nope.toml")
+
+
 def test_cli_lists_and_dry_runs_shipped_sweeps(capsys, tmp_path):
     assert cli.main(["sweep", "--list"]) == 0
     out = capsys.readouterr().out

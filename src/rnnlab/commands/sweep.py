@@ -63,7 +63,9 @@ def register(subparsers) -> None:
     )
     p.add_argument("--preset", help="preset to tune (rnnlab presets lists them)")
     p.add_argument("--config", help="TOML config file to tune")
-    p.add_argument("--sweep", metavar="NAME", help="a shipped sweep definition (see --list)")
+    p.add_argument(
+        "--sweep", metavar="NAME", help="a shipped sweep definition (see --list) or a TOML file"
+    )
     p.add_argument("--list", action="store_true", help="list the shipped sweep definitions")
     p.add_argument(
         "--param",

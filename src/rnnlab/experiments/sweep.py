@@ -282,6 +282,10 @@ def metric_direction(name: str) -> str:
 # --------------------------------------------------------------------------- definitions
 
 
+def _is_file_name(name: str) -> bool:
+    return name.endswith(".toml") or Path(name).is_file()
+
+
 def definition_names() -> list[str]:
     """The shipped sweep definitions (src/rnnlab/sweeps/*.toml)."""
     folder = resources.files("rnnlab") / "sweeps"
@@ -289,15 +293,21 @@ def definition_names() -> list[str]:
 
 
 def load_definition(name: str) -> dict[str, Any]:
-    """A shipped sweep definition as a dict, its keys and their types checked."""
+    """A sweep definition as a dict, its keys and their types checked: a shipped one by name,
+    or a TOML file of the same form by its path."""
     from rnnlab.config import _parse_toml
 
-    path = resources.files("rnnlab") / "sweeps" / f"{name}.toml"
-    if not path.is_file():
-        raise ConfigError(
-            f"unknown sweep '{name}'; shipped sweeps: {', '.join(definition_names())} "
-            "(rnnlab sweep --list shows them)"
-        )
+    if _is_file_name(name):
+        path: Any = Path(name)
+        if not path.is_file():
+            raise ConfigError(f"sweep file {name} does not exist; give a TOML file or a name")
+    else:
+        path = resources.files("rnnlab") / "sweeps" / f"{name}.toml"
+        if not path.is_file():
+            raise ConfigError(
+                f"unknown sweep '{name}'; shipped sweeps: {', '.join(definition_names())} "
+                "(rnnlab sweep --list shows them)"
+            )
     values = _parse_toml(path.read_text(encoding="utf-8"), f"sweep '{name}'")
     unknown = sorted(set(values) - set(_DEFINITION_KEYS))
     if unknown:
@@ -411,7 +421,7 @@ def plan_sweep(
         defaults = load_definition(definition)
         source = defaults.get("preset") or dict(defaults["config"])
         source_text = f"sweep {definition} ({defaults.get('preset') or 'inline config'})"
-        default_study = definition
+        default_study = Path(definition).stem if _is_file_name(definition) else definition
     elif source is None:
         raise ConfigError(
             "say what to sweep: --preset NAME, --config FILE.toml or --sweep NAME "
