@@ -13,19 +13,19 @@ __version__ = "0.1.0"
 
 _API = {"train", "evaluate", "predict", "inspect", "load", "runs", "make_config"}
 # Functions that live beside the core API: name -> module.
-_MORE = {"compare": "rnnlab.experiments.grid", "report": "rnnlab.experiments.report"}
+_MORE = {
+    "compare": "rnnlab.experiments.grid",
+    "report": "rnnlab.experiments.report",
+    "sweep": "rnnlab.experiments.sweep",
+}
 
 
 def __getattr__(name: str) -> Any:
     # The API pulls in torch; importing it lazily keeps `import rnnlab` cheap.
-    if name in _API:
-        from rnnlab import api
-
-        return getattr(api, name)
-    if name in _MORE:
+    if name in _API or name in _MORE:
         import importlib
 
-        return getattr(importlib.import_module(_MORE[name]), name)
+        return getattr(importlib.import_module(_MORE.get(name, "rnnlab.api")), name)
     raise AttributeError(f"module 'rnnlab' has no attribute {name!r}")
 
 

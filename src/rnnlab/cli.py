@@ -263,6 +263,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "rnnlab.commands.tag",
     "rnnlab.commands.translate",
     "rnnlab.commands.report",
+    "rnnlab.commands.sweep",
 )
 
 

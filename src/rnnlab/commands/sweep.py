@@ -1,0 +1,114 @@
+"""`rnnlab sweep`: tune hyper-parameters with an Optuna study (SPEC.md section 3).
+
+Only arguments and printing live here; rnnlab.experiments.sweep does the work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from rnnlab.cli import collect_overrides
+    from rnnlab.errors import ConfigError
+    from rnnlab.experiments import sweep as sw
+
+    if args.list:
+        for name, description in sw.list_definitions():
+            print(f"  {name:<14} {description}")
+        return 0
+    if args.preset and args.config:
+        raise ConfigError("give --preset NAME or --config FILE.toml, not both")
+    plan = sw.plan_sweep(
+        args.config or args.preset,
+        definition=args.sweep,
+        space=args.param,
+        overrides=collect_overrides(args),
+        trials=args.trials,
+        timeout=args.timeout,
+        sampler=args.sampler,
+        prune=args.prune,
+        metric=args.metric,
+        study=args.study,
+        storage=args.storage,
+        sampler_seed=args.sampler_seed,
+        baseline=args.baseline,
+        runs_dir=args.runs_dir,
+        data_dir=args.data_dir,
+    )
+    if args.dry_run:
+        for line in plan.describe():
+            print(line)
+        return 0
+    result = sw.run_sweep(plan, verbose=not (args.quiet or args.json))
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2, default=str))
+    elif args.quiet:
+        print("\n".join(sw.summary_lines(result)))
+    return 0
+
+
+def register(subparsers) -> None:
+    from rnnlab.cli import add_common_args
+
+    p = subparsers.add_parser(
+        "sweep",
+        help="tune iterations, batch size, learning rate, ... with an Optuna study",
+        description=(
+            "Run many trainings of one config with the given fields changed and report the "
+            "best combination, chosen on validation data. Running the same command again "
+            "continues the study."
+        ),
+    )
+    p.add_argument("--preset", help="preset to tune (rnnlab presets lists them)")
+    p.add_argument("--config", help="TOML config file to tune")
+    p.add_argument(
+        "--sweep", metavar="NAME", help="a shipped sweep definition (see --list) or a TOML file"
+    )
+    p.add_argument("--list", action="store_true", help="list the shipped sweep definitions")
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="FIELD=SPEC",
+        help=(
+            "a swept field (repeatable): train.lr=log:1e-4:1e-1, train.lr=float:0.001:0.1, "
+            "train.iters=int:1000:6000[:STEP], train.batch_size=32,64,128, "
+            "train.optimizer=sgd,adam"
+        ),
+    )
+    p.add_argument(
+        "--trials", type=int, help="finished trials wanted in the study in total (default 20)"
+    )
+    p.add_argument("--timeout", type=float, help="start no new trial after this many seconds")
+    p.add_argument("--sampler", help="tpe (default) | random | grid (lists of values only)")
+    p.add_argument(
+        "--prune",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="stop trials worse than the median of finished ones at the same iteration",
+    )
+    p.add_argument(
+        "--baseline",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="try the config's own values of the swept fields first",
+    )
+    p.add_argument(
+        "--metric",
+        help="objective (default: val_acc for classification, else the task's main metric)",
+    )
+    p.add_argument("--study", help="study name (default: the sweep, preset or config name)")
+    p.add_argument(
+        "--storage",
+        help="Optuna storage URL (default sqlite:///RUNS/sweeps/STUDY/optuna.db)",
+    )
+    p.add_argument(
+        "--sampler-seed", type=int, help="seed of the sampler (default: the config's seed)"
+    )
+    p.add_argument("--dry-run", action="store_true", help="print the plan and run nothing")
+    p.add_argument("--quiet", action="store_true", help="print only the final summary")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    add_common_args(p)
+    p.set_defaults(func=cmd_sweep)
