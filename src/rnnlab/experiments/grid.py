@@ -24,6 +24,7 @@ from typing import Any
 
 from rnnlab.config import RunConfig, _parse_toml, from_dict
 from rnnlab.errors import ConfigError, RnnlabError
+from rnnlab.experiments.ranges import int_ranges
 from rnnlab.training.trainer import TrainingInterrupted, _hms
 
 PRESET_AXIS = "preset"  # a grid axis over whole presets (or config files) instead of one field
@@ -98,14 +99,8 @@ def parse_axis(text: str) -> tuple[str, list[str]]:
 
 def parse_seeds(text: str) -> list[int]:
     """ "0-4" -> [0, 1, 2, 3, 4]; "1,5,9" -> [1, 5, 9]; "7" -> [7]."""
-    seeds: list[int] = []
     try:
-        for part in text.split(","):
-            lo, dash, hi = part.strip().partition("-")
-            first, last = int(lo), int(hi) if dash else int(lo)
-            if last < first:
-                raise ValueError
-            seeds.extend(range(first, last + 1))
+        seeds = int_ranges(text)
     except ValueError:
         raise ConfigError(
             f"--seeds expects a range or a list, e.g. 0-9 or 1,5,9; got '{text}'"

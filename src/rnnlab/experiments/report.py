@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from rnnlab.errors import ConfigError, RnnlabError
+from rnnlab.experiments.ranges import int_ranges
 
 LOSS_METRIC = "train_loss"
 # Shown in their own columns of the runs table, so never counted among the varying fields.
@@ -64,17 +65,10 @@ class _Config:
 
 def parse_run_ids(text: str) -> list[int]:
     """ "3,5,8" -> [3, 5, 8]; "3-5" -> [3, 4, 5]."""
-    ids: list[int] = []
     try:
-        for part in text.split(","):
-            lo, dash, hi = part.strip().partition("-")
-            first, last = int(lo), int(hi) if dash else int(lo)
-            if last < first:
-                raise ValueError
-            ids.extend(range(first, last + 1))
+        return int_ranges(text)
     except ValueError:
         raise ConfigError(f"--runs expects run ids, e.g. 3,5,8 or 3-8; got '{text}'") from None
-    return ids
 
 
 def _comparison_names(runs_dir: Path) -> list[str]:
