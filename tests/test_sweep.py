@@ -424,7 +424,7 @@ def test_rnnlab_sweep_is_the_api_and_importing_rnnlab_does_not_load_optuna():
 @pytest.mark.slow
 def test_ex3_rnn_in_two_calls_beats_the_preset_on_validation(data_dir, tmp_path):
     """The README's sweep: the shipped ex3-rnn run for 8 trials, then continued to its 16, one
-    thread per run (23 min of trials here). Trial 0 is the preset itself; the second call runs
+    thread per run (21 min here). Trial 0 is the preset itself; the second call runs
     only the 8 missing trials, and the best combination must beat the preset on validation."""
     options = {
         "definition": "ex3-rnn",
