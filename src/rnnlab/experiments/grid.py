@@ -22,7 +22,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from rnnlab.config import RunConfig, _parse_toml, from_dict
+from rnnlab.config import RunConfig, _parse_toml, flatten, from_dict
 from rnnlab.errors import ConfigError, RnnlabError
 from rnnlab.experiments.ranges import int_ranges
 from rnnlab.training.trainer import TrainingInterrupted, _hms
@@ -63,7 +63,7 @@ def load_study(name: str) -> Study:
     unknown = sorted(set(values) - known)
     if unknown:
         raise ConfigError(f"study '{name}' has an unknown key '{unknown[0]}'")
-    grid = _flatten(values.get("grid", {}))
+    grid = flatten(values.get("grid", {}))
     for axis, choices in grid.items():
         if not isinstance(choices, list) or not choices:
             raise ConfigError(f"study '{name}': grid axis '{axis}' needs a non-empty list")
@@ -73,19 +73,8 @@ def load_study(name: str) -> Study:
         source=values.get("preset"),
         grid=grid,
         seeds=[int(s) for s in values.get("seeds", [])],
-        overrides=_flatten(values.get("set", {})),
+        overrides=flatten(values.get("set", {})),
     )
-
-
-def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """{"model": {"layers": [1, 2]}} and {"model.layers": [1, 2]} both give the latter."""
-    out: dict[str, Any] = {}
-    for key, value in table.items():
-        if isinstance(value, dict):
-            out.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
 
 
 def parse_axis(text: str) -> tuple[str, list[str]]:

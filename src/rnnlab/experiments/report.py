@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rnnlab.config import flatten
 from rnnlab.errors import ConfigError, RnnlabError
 from rnnlab.experiments.ranges import int_ranges
 
@@ -135,17 +136,6 @@ def _default_slug(
 
 
 # --------------------------------------------------------------------------- configs
-
-
-def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """{"model": {"hidden": 8}} -> {"model.hidden": 8}; lists are leaves."""
-    out: dict[str, Any] = {}
-    for key, value in config.items():
-        if isinstance(value, dict):
-            out.update(flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
 
 
 _MISSING = object()
@@ -945,4 +935,4 @@ def _write(folder: Path, data: dict[str, Any]) -> dict[str, Path]:
     return files
 
 
-__all__ = ["ReportResult", "flatten", "parse_run_ids", "report", "varying_fields"]
+__all__ = ["ReportResult", "parse_run_ids", "report", "varying_fields"]
