@@ -313,6 +313,7 @@ def compare(
     from rnnlab.experiments.table import summarise, write_tables
     from rnnlab.results.store import ResultsStore
     from rnnlab.tasks import get_task_class
+    from rnnlab.tasks.base import metric_higher_is_better
 
     spec = load_study(study) if study else Study(name="")
     axes = dict(spec.grid)
@@ -332,7 +333,7 @@ def compare(
     planned = plan_runs(name, source, axes, seed_list, fixed)
     task_cls = get_task_class(planned[0].config.task)
     metric = metric or task_cls.primary_metric
-    higher_is_better = _higher_is_better(metric, task_cls.higher_is_better)
+    higher_is_better = metric_higher_is_better(metric, task_cls.higher_is_better)
 
     runs_path = Path(runs_dir) if runs_dir else default_runs_dir()
     store = ResultsStore(runs_path)
@@ -513,15 +514,6 @@ def _parameter_counts(planned: list[PlannedRun]) -> list[int]:
                 counts[key] = 0
         out.append(counts[key])
     return out
-
-
-def _higher_is_better(metric: str, task_default: bool) -> bool:
-    lowered = metric.lower()
-    if any(word in lowered for word in ("loss", "ppl", "perplexity", "bpc", "nats")):
-        return False
-    if lowered.endswith("acc") or "accuracy" in lowered:
-        return True
-    return task_default
 
 
 def _shown(outcome: RunOutcome, metric: str) -> str:

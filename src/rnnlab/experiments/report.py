@@ -384,8 +384,8 @@ def _choose_metric(
     rows: list[dict[str, Any]],
     histories: dict[int, list[dict[str, Any]]],
 ) -> tuple[str, bool]:
-    from rnnlab.experiments.grid import _higher_is_better
     from rnnlab.tasks import get_task_class
+    from rnnlab.tasks.base import metric_higher_is_better
 
     tasks = sorted({r["task"] for r in rows})
     if metric is None and comparison and comparison.get("metric"):
@@ -412,7 +412,7 @@ def _choose_metric(
     default = get_task_class(tasks[0]).higher_is_better if len(tasks) == 1 else True
     if comparison and comparison.get("metric") == metric and "higher_is_better" in comparison:
         return metric, bool(comparison["higher_is_better"])
-    return metric, _higher_is_better(metric, default)
+    return metric, metric_higher_is_better(metric, default)
 
 
 def _check_writable(folder: Path) -> None:

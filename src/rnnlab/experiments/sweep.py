@@ -271,12 +271,9 @@ def _example_values(kind: type) -> str:
 
 def metric_direction(name: str) -> str:
     """'minimize' for losses, perplexities, bits or nats per character; else 'maximize'."""
-    lowered = name.lower()
-    if lowered == "loss" or lowered.endswith(("_loss", "_ppl")):
-        return "minimize"
-    if "bpc" in lowered or "nats" in lowered:
-        return "minimize"
-    return "maximize"
+    from rnnlab.tasks.base import metric_higher_is_better
+
+    return "maximize" if metric_higher_is_better(name) else "minimize"
 
 
 # --------------------------------------------------------------------------- definitions

@@ -131,5 +131,17 @@ class Task:
         return self.name
 
 
+def metric_higher_is_better(metric: str, task_default: bool = True) -> bool:
+    """Whether a larger value of a metric is better, read from its name: losses, perplexities
+    and bits or nats per character go down, accuracies go up; any other name follows
+    `task_default` (the task's own rule for its primary metric)."""
+    lowered = metric.lower()
+    if any(word in lowered for word in ("loss", "ppl", "perplexity", "bpc", "nats")):
+        return False
+    if lowered.endswith("acc") or "accuracy" in lowered:
+        return True
+    return task_default
+
+
 def _fmt(v: float) -> str:
     return f"{v:.4f}" if isinstance(v, float) else str(v)
