@@ -173,7 +173,9 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(data_dir, tmp_path, m
         return (loss * float("nan") if iteration >= 25 else loss), extra
 
     monkeypatch.setattr(ClassifyTask, "loss", nan_after_25)
-    with pytest.raises(TrainingDiverged, match="loss became nan at iteration 26; last good"):
+    with pytest.raises(
+        TrainingDiverged, match="loss became nan at iteration 26; last good"
+    ) as diverged:
         api.train(
             "sheet-rnn",
             overrides=quick(**{"train.iters": 40}),
@@ -182,7 +184,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(data_dir, tmp_path, m
             verbose=False,
         )
     (run,) = api.runs(tmp_path)
-    assert run["status"] == "diverged"
+    assert run["status"] == "diverged" and diverged.value.run_id == run["id"]
     payload = torch.load(run["checkpoint"], weights_only=True)
     assert payload["iteration"] == 20
     assert all(torch.isfinite(t).all() for t in payload["model"].values())

@@ -273,14 +273,7 @@ def train_job(job: Job) -> dict[str, Any]:
     except TrainingDiverged as exc:
         if job.verbose:
             print(f"{prefix} diverged: {exc}", flush=True)
-        matches = [
-            r
-            for r in ResultsStore(job.runs_dir).list_runs(group=job.group, status="diverged")
-            if _canonical(r["config"]) == _canonical(job.config)
-        ]
-        if not matches:
-            raise
-        run_id = matches[0]["id"]
+        run_id = exc.run_id
     row = ResultsStore(job.runs_dir).get_run(run_id)
     assert row is not None
     return row

@@ -1115,9 +1115,7 @@ def _run_trial(optuna: Any, study: Any, store: Any, plan: SweepPlan) -> TrialRec
             base.name = run_name
             result = api.train(base, overrides=params, **common)
     except TrainingDiverged as exc:
-        run = _find_run(store, plan.group, {**attrs, **trial.user_attrs}, trial.datetime_start)
-        if run is not None:
-            trial.set_user_attr("run_id", run["id"])
+        trial.set_user_attr("run_id", exc.run_id)
         trial.set_user_attr("status", "diverged")
         trial.set_user_attr("note", _first_clause(str(exc)))
         trial.set_user_attr("wall_time", time.perf_counter() - started)

@@ -36,7 +36,11 @@ class TrainingInterrupted(RnnlabError):
 
 
 class TrainingDiverged(RnnlabError):
-    """The loss became NaN or infinite."""
+    """The loss became NaN or infinite. `run_id` names the run in the results store."""
+
+    def __init__(self, message: str, run_id: int | None = None) -> None:
+        super().__init__(message)
+        self.run_id = run_id
 
 
 # Called after every evaluation with (iteration, that evaluation's row of the history); a
@@ -345,7 +349,8 @@ class Trainer:
         )
         raise TrainingDiverged(
             f"{message}; {where}; lower the learning rate (--lr) or clip gradients "
-            "(--clip-grad 1.0)"
+            "(--clip-grad 1.0)",
+            run_id=self.run_id,
         )
 
     def _say(self, bar, text: str) -> None:
