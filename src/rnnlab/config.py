@@ -332,18 +332,24 @@ def apply_override(cfg: RunConfig, dotted: str, raw: Any) -> None:
         cfg.train.iters = 0
 
 
+def override_items(overrides: dict[str, Any] | list[str] | None) -> list[tuple[str, Any]]:
+    """{"model.hidden": 256} or ["model.hidden=256"] as (field, value) pairs, in order."""
+    if not overrides:
+        return []
+    if isinstance(overrides, dict):
+        return list(overrides.items())
+    items = []
+    for text in overrides:
+        if "=" not in text:
+            raise ConfigError(f"--set expects SECTION.FIELD=VALUE, got '{text}'")
+        key, value = text.split("=", 1)
+        items.append((key.strip(), value.strip()))
+    return items
+
+
 def apply_overrides(cfg: RunConfig, overrides: dict[str, Any] | list[str]) -> RunConfig:
     """Apply {"model.hidden": 256} or ["model.hidden=256"] and re-validate the result."""
-    if isinstance(overrides, dict):
-        items = list(overrides.items())
-    else:
-        items = []
-        for text in overrides:
-            if "=" not in text:
-                raise ConfigError(f"--set expects SECTION.FIELD=VALUE, got '{text}'")
-            key, value = text.split("=", 1)
-            items.append((key.strip(), value.strip()))
-    for key, value in items:
+    for key, value in override_items(overrides):
         apply_override(cfg, key, value)
     validate(cfg)
     return cfg

@@ -22,7 +22,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from rnnlab.config import RunConfig, _parse_toml, flatten, from_dict
+from rnnlab.config import RunConfig, _parse_toml, flatten, from_dict, override_items
 from rnnlab.errors import ConfigError, RnnlabError
 from rnnlab.experiments.ranges import int_ranges
 from rnnlab.training.trainer import TrainingInterrupted, _hms
@@ -120,20 +120,6 @@ def cell_label(cell: dict[str, Any]) -> str:
 
 def _short(axis: str) -> str:
     return axis.rsplit(".", 1)[-1]
-
-
-def _override_pairs(overrides: dict[str, Any] | list[str] | None) -> list[tuple[str, Any]]:
-    if not overrides:
-        return []
-    if isinstance(overrides, dict):
-        return list(overrides.items())
-    pairs = []
-    for text in overrides:
-        key, sep, value = text.partition("=")
-        if not sep:
-            raise ConfigError(f"--set expects SECTION.FIELD=VALUE, got '{text}'")
-        pairs.append((key.strip(), value.strip()))
-    return pairs
 
 
 def plan_runs(
@@ -321,8 +307,8 @@ def compare(
     if jobs < 1:
         raise ConfigError(f"--jobs must be a positive integer, got {jobs}")
     # a study's fixed settings give way to an axis given now; settings given now may not
-    study_fixed = [(k, v) for k, v in _override_pairs(spec.overrides) if k not in axes]
-    fixed = study_fixed + _override_pairs(overrides)
+    study_fixed = [(k, v) for k, v in override_items(spec.overrides) if k not in axes]
+    fixed = study_fixed + override_items(overrides)
     planned = plan_runs(name, source, axes, seed_list, fixed)
     task_cls = get_task_class(planned[0].config.task)
     metric = metric or task_cls.primary_metric
@@ -344,12 +330,11 @@ def compare(
         if done is not None:
             outcomes[i] = _outcome(run, done, metric, parameters[i], reused=True)
             continue
-        label = f"{run.cell_label} seed {run.seed}" if run.cell else f"seed {run.seed}"
         todo.append(
             (
                 i,
                 Job(
-                    position=0, total=0, label=label, config=config, resume=resume,
+                    position=0, total=0, label=_run_label(run), config=config, resume=resume,
                     data_dir=str(data_dir) if data_dir else None, runs_dir=str(runs_path),
                     group=group, metric=metric,
                     verbose=verbose, iterations=iterations,
