@@ -115,10 +115,11 @@ class PlannedRun:
 
 
 def cell_label(cell: dict[str, Any]) -> str:
-    return " ".join(f"{_short(axis)}={value}" for axis, value in cell.items()) or "-"
+    return " ".join(f"{short_field(axis)}={value}" for axis, value in cell.items()) or "-"
 
 
-def _short(axis: str) -> str:
+def short_field(axis: str) -> str:
+    """ "model.layers" -> "layers": how an axis is named in labels and table headers."""
     return axis.rsplit(".", 1)[-1]
 
 
@@ -167,7 +168,7 @@ def plan_runs(
 def _run_name(name: str, cell: dict[str, Any]) -> str:
     if not cell:
         return name
-    return f"{name}[{','.join(f'{_short(a)}={v}' for a, v in cell.items())}]"
+    return f"{name}[{','.join(f'{short_field(a)}={v}' for a, v in cell.items())}]"
 
 
 # --------------------------------------------------------------------------- running
@@ -380,7 +381,7 @@ def compare(
         ) from None
 
     ordered = [outcomes[i] for i in range(len(planned))]
-    rows = summarise(ordered, list(axes), metric, higher_is_better, planned)
+    rows = summarise(ordered, metric, planned)
     result = ComparisonResult(
         name=name,
         folder=runs_path / "compare" / _slug(name),

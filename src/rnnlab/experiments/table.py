@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rnnlab.config import RunConfig, load_preset, preset_names, preset_published
+from rnnlab.experiments.grid import short_field
 from rnnlab.training.checkpoint import atomic_write_text
 
 if TYPE_CHECKING:
@@ -37,13 +38,7 @@ class Row:
     run_ids: list[int] = field(default_factory=list)
 
 
-def summarise(
-    outcomes: list[RunOutcome],
-    axes: list[str],
-    metric: str,
-    higher_is_better: bool,
-    planned: list[PlannedRun],
-) -> list[Row]:
+def summarise(outcomes: list[RunOutcome], metric: str, planned: list[PlannedRun]) -> list[Row]:
     """Group runs by configuration, in grid order."""
     groups: dict[str, list[tuple[RunOutcome, PlannedRun]]] = {}
     for outcome, run in zip(outcomes, planned):
@@ -112,7 +107,7 @@ def table_rows(result: ComparisonResult) -> tuple[list[str], list[list[str]]]:
     many = any(r.runs > 1 for r in result.rows)
     published = any(r.published is not None for r in result.rows)
     best = result.best
-    head = [_short(a) for a in result.axes]
+    head = [short_field(a) for a in result.axes]
     head += ["runs", f"{result.metric} (mean ± std)" if many else result.metric]
     if many:
         head += ["median", "range"]
@@ -147,10 +142,6 @@ def table_rows(result: ComparisonResult) -> tuple[list[str], list[list[str]]]:
             cells.append(f"{row.published:.2f}" if row.published is not None else "-")
         body.append(cells)
     return head, body
-
-
-def _short(axis: str) -> str:
-    return axis.rsplit(".", 1)[-1]
 
 
 def render_text(result: ComparisonResult) -> str:
