@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import statistics
 import subprocess
@@ -58,7 +59,11 @@ def _run_ids_in_table(page: str) -> list[int]:
 
 
 def test_comparison_report_plots_the_stores_curves_mean_and_std(runs_dir):
-    result = rnnlab.report("seed-c", runs_dir=runs_dir)
+    old_umask = os.umask(0o022)  # the usual one: files come out as open() would make them
+    try:
+        result = rnnlab.report("seed-c", runs_dir=runs_dir)
+    finally:
+        os.umask(old_umask)
     assert result.folder == runs_dir / "reports" / "seed-c"
     for path in (result.curves, result.loss, result.final):
         content = path.read_bytes()

@@ -364,3 +364,16 @@ def test_a_store_from_before_groups_gains_the_column(tmp_path):
     store = ResultsStore(tmp_path)
     store.update_run(1, group_name="g")
     assert [r["name"] for r in store.list_runs(group="g")] == ["old"]
+
+
+def test_atomic_files_get_the_mode_open_would_give(tmp_path):
+    import os
+
+    from rnnlab.training.checkpoint import atomic_write_text
+
+    old = os.umask(0o027)
+    try:
+        atomic_write_text(tmp_path / "a.txt", "x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o640  # not mkstemp's private 0600

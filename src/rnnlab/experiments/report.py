@@ -17,7 +17,6 @@ import html
 import io
 import json
 import math
-import os
 import statistics
 import tempfile
 import time
@@ -929,9 +928,6 @@ def _write(folder: Path, data: dict[str, Any]) -> dict[str, Path]:
     atomic_write_text(files["html"], render_html(data, images))
     text = json.dumps(_plain(data), indent=2, default=str, allow_nan=False)
     atomic_write_text(files["json"], text + "\n")
-    for path in files.values():
-        # atomic_write's temporary file is private (0600); a report is meant to be shared
-        os.chmod(path, 0o644)
     return files
 
 

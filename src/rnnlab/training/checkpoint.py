@@ -22,12 +22,20 @@ FORMAT = "rnnlab-checkpoint"
 VERSION = 1
 
 
+def _umask() -> int:
+    mask = os.umask(0)  # the only way to read it is to set it: put it straight back
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: Path, write: Any) -> None:
     """Call write(file_object) on a temporary file, then move it over `path` in one step."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        # mkstemp's file is private (0600); give the result the mode open() would have
+        os.fchmod(fd, 0o666 & ~_umask())
     except OSError as exc:
         raise RnnlabError(
             f"cannot write to {path.parent} ({exc.strerror}); choose a writable folder "
