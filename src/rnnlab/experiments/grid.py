@@ -212,6 +212,11 @@ def _canonical(config: dict[str, Any]) -> str:
     return json.dumps(config, sort_keys=True, default=str)
 
 
+def configuration_key(config: dict[str, Any]) -> str:
+    """The same for runs whose configs differ only in the seed: one configuration."""
+    return _canonical({k: v for k, v in (config or {}).items() if k != "seed"})
+
+
 def _done_or_resumable(
     stored: list[dict[str, Any]], config: dict[str, Any]
 ) -> tuple[dict[str, Any] | None, str | None]:
@@ -484,7 +489,7 @@ def _parameter_counts(planned: list[PlannedRun]) -> list[int]:
     counts: dict[str, int] = {}
     out = []
     for run in planned:
-        key = _canonical({k: v for k, v in run.config.to_dict().items() if k != "seed"})
+        key = configuration_key(run.config.to_dict())
         if key not in counts:
             try:
                 model = build_model_without_data(run.config)

@@ -155,12 +155,6 @@ def varying_fields(configs: list[dict[str, Any]]) -> list[str]:
     return out
 
 
-def _config_key(config: dict[str, Any]) -> str:
-    # Everything but the seed: runs that differ only there are one configuration.
-    rest = {k: v for k, v in (config or {}).items() if k != "seed"}
-    return json.dumps(rest, sort_keys=True, default=str)
-
-
 def _value_text(value: Any) -> str:
     if value is _MISSING or value is None:
         return "-"
@@ -172,11 +166,11 @@ def _value_text(value: Any) -> str:
 def _group_configs(
     rows: list[dict[str, Any]], comparison: dict[str, Any] | None, varying: list[str]
 ) -> list[_Config]:
-    from rnnlab.experiments.grid import cell_label
+    from rnnlab.experiments.grid import cell_label, configuration_key
 
     groups: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
-        groups.setdefault(_config_key(row["config"]), []).append(row)
+        groups.setdefault(configuration_key(row["config"]), []).append(row)
     # The comparison's own labels ("hidden=16", "preset=gru") where its rows cover a group.
     row_of: dict[int, int] = {}
     if comparison:
