@@ -280,6 +280,7 @@ def test_cli_sweep_prints_a_line_per_trial_and_the_best(data_dir, tmp_path, caps
         ("train.lr", "expects FIELD=SPEC"),
         ("train.nope=1,2", "unknown field 'nope' in [train]; valid fields: iters"),
         ("lr=log:1e-4:1e-1", "unknown setting; use SECTION.FIELD"),
+        ("train.lr.max=log:1e-4:1e-1", "--param train.lr.max: unknown setting 'train.lr.max'"),
         ("task=classify,charlm", "'task' cannot be swept"),
         ("train.lr=log:1e-4", "expected log:LOW:HIGH, e.g. log:1e-4:1e-1"),
         ("train.lr=log:0.1:0.01", "LOW must be below HIGH"),

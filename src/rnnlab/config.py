@@ -28,6 +28,7 @@ OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 SCHEDULES = ("none", "step", "cosine")
 PRECISIONS = ("fp32", "bf16", "auto")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+_SECTIONS = ("data", "model", "train")  # the tables of a config file
 
 
 @dataclass
@@ -143,7 +144,7 @@ def from_dict(values: dict[str, Any]) -> RunConfig:
     from rnnlab.tasks import get_task_class  # late import: tasks import this module
 
     values = dict(values)
-    sections = {k: values.pop(k, None) for k in ("data", "model", "train")}
+    sections = {k: values.pop(k, None) for k in _SECTIONS}
     for key in ("preset", "description", "published"):  # informational keys of preset files
         values.pop(key, None)
     top = build_section(_TopLevel, values, "run")
@@ -277,7 +278,7 @@ def to_toml(cfg: RunConfig) -> str:
     lines = []
     for key in ("task", "name", "seed", "device", "threads"):
         lines.append(f"{key} = {_toml_value(d[key])}")
-    for section in ("data", "model", "train"):
+    for section in _SECTIONS:
         lines.append(f"\n[{section}]")
         for key, value in (d[section] or {}).items():
             lines.append(f"{key} = {_toml_value(value)}")
@@ -307,25 +308,37 @@ def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 # --------------------------------------------------------------------------- overrides
 
 
-def apply_override(cfg: RunConfig, dotted: str, raw: Any) -> None:
-    """Set one field, e.g. ("model.hidden", "256") or ("seed", 3), type-checked."""
+def _resolve(cfg: RunConfig, dotted: str) -> tuple[Any, str, Any]:
+    """The object holding a dotted field, its key and its declared type, or a one-line error."""
     parts = dotted.split(".")
-    if len(parts) == 1:
-        target, section, key = cfg, "run", parts[0]
-        if key in ("data", "model", "train") or key not in _field_types(_TopLevel):
-            raise ConfigError(
-                f"unknown setting '{dotted}'; use SECTION.FIELD, e.g. model.hidden=256"
-            )
-    elif len(parts) == 2 and parts[0] in ("data", "model", "train"):
+    unknown = f"unknown setting '{dotted}'; use SECTION.FIELD, e.g. model.hidden=256"
+    if len(parts) == 1 and parts[0] not in _SECTIONS:
+        target, section, key, types = cfg, "run", parts[0], _field_types(_TopLevel)
+        if key not in types:
+            raise ConfigError(unknown)
+    elif len(parts) == 2 and parts[0] in _SECTIONS:
         section, key = parts
         target = getattr(cfg, section)
+        types = _field_types(type(target))
+        if key not in types:
+            raise ConfigError(
+                f"unknown field '{key}' in [{section}]; valid fields: {', '.join(types)}"
+            )
     else:
-        raise ConfigError(f"unknown setting '{dotted}'; use SECTION.FIELD, e.g. model.hidden=256")
-    types = _field_types(type(target)) if section != "run" else _field_types(_TopLevel)
-    if key not in types:
-        valid = ", ".join(types)
-        raise ConfigError(f"unknown field '{key}' in [{section}]; valid fields: {valid}")
-    setattr(target, key, _coerce(raw, types[key], dotted))
+        raise ConfigError(unknown)
+    return target, key, types[key]
+
+
+def field_type(cfg: RunConfig, dotted: str) -> Any:
+    """The declared type of a field such as "model.hidden" or "seed" (the data section's
+    fields depend on cfg's task), or a one-line error naming the valid ones."""
+    return _resolve(cfg, dotted)[2]
+
+
+def apply_override(cfg: RunConfig, dotted: str, raw: Any) -> None:
+    """Set one field, e.g. ("model.hidden", "256") or ("seed", 3), type-checked."""
+    target, key, kind = _resolve(cfg, dotted)
+    setattr(target, key, _coerce(raw, kind, dotted))
     if dotted == "train.iters" and cfg.train.iters > 0:
         cfg.train.epochs = 0.0  # the later of --iters / --epochs wins
     elif dotted == "train.epochs" and cfg.train.epochs > 0:

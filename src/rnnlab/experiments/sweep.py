@@ -23,7 +23,6 @@ import os
 import re
 import socket
 import time
-import typing
 import warnings
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,14 +30,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from rnnlab.config import RunConfig, apply_override, apply_overrides, validate
+from rnnlab.config import RunConfig, apply_override, apply_overrides, field_type, validate
 from rnnlab.errors import ConfigError, RnnlabError
 
 SAMPLERS = ("tpe", "random", "grid")
 DEFAULT_TRIALS = 20
 CLASSIFY_VALIDATION = 5000  # held-out training images when a classify config has none
 _TOP_LEVEL = ("seed", "device", "threads")  # top-level fields a sweep may change
-_SECTIONS = ("data", "model", "train")
 # Keys of a shipped sweep definition (src/rnnlab/sweeps/NAME.toml).
 _DEFINITION_KEYS = (
     "description",
@@ -219,8 +217,7 @@ def _parse_range(name: str, spec: str, form: str, rest: str, kind: type, base: R
 
 def _field_type(cfg: RunConfig, name: str) -> type:
     """The declared type of a sweepable field, or a one-line error naming the valid ones."""
-    parts = name.split(".")
-    if len(parts) == 1:
+    if "." not in name:  # of the top-level settings a sweep keeps one task and names its runs
         if name in ("task", "name"):
             raise ConfigError(
                 f"--param {name}: '{name}' cannot be swept (a sweep keeps one task, and names "
@@ -231,20 +228,10 @@ def _field_type(cfg: RunConfig, name: str) -> type:
                 f"--param {name}: unknown setting; use SECTION.FIELD (e.g. train.lr) or one of: "
                 f"{', '.join(_TOP_LEVEL)}"
             )
-        return typing.get_type_hints(RunConfig)[name]
-    if len(parts) != 2 or parts[0] not in _SECTIONS:
-        raise ConfigError(
-            f"--param {name}: unknown setting; use SECTION.FIELD with SECTION one of "
-            f"{', '.join(_SECTIONS)} (e.g. train.lr)"
-        )
-    section = getattr(cfg, parts[0])
-    types = typing.get_type_hints(type(section))
-    if parts[1] not in types:
-        raise ConfigError(
-            f"--param {name}: unknown field '{parts[1]}' in [{parts[0]}]; valid fields: "
-            f"{', '.join(types)}"
-        )
-    return types[parts[1]]
+    try:
+        return field_type(cfg, name)
+    except ConfigError as exc:
+        raise ConfigError(f"--param {name}: {exc}") from None
 
 
 def _checked_value(cfg: RunConfig, name: str, raw: Any, where: str) -> Any:
