@@ -1,0 +1,85 @@
+"""Where a report goes and writing it there: curves.png, loss.png, final.png, report.html
+and report.json, each replaced in one step."""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from rnnlab.errors import RnnlabError
+from rnnlab.experiments.report.gather import LOSS_METRIC
+from rnnlab.experiments.report.page import render_html
+from rnnlab.experiments.report.plots import plot_curves, plot_final
+
+
+def default_slug(
+    comparison: str | None, group: str | None, name: str | None, task: str | None, ids: Any
+) -> str:
+    """The report's folder under RUNS/reports: the comparison's name, else one part per
+    filter ("name-seed-c", "task-classify", "runs-3-5-8"), so different selections never
+    share a folder."""
+    from rnnlab.api import _slug
+
+    if comparison:
+        return _slug(comparison)
+    parts = []
+    for kind, value in (("group", group), ("name", name), ("task", task)):
+        if value:
+            parts.append(f"{kind}-{_slug(value.replace('*', 'all'))}")
+    if ids:
+        parts.append("runs-" + "-".join(map(str, ids[:8])) + ("-more" if len(ids) > 8 else ""))
+    return "-".join(parts) or "all-runs"
+
+
+def check_writable(folder: Path) -> None:
+    """Called before anything is drawn: a wrong --out should cost nothing and say which flag
+    to fix."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise RnnlabError(
+            f"cannot write the report to {folder} ({exc.strerror or exc}); "
+            "choose a writable folder with --out"
+        ) from None
+
+
+def _plain(value: Any) -> Any:
+    """NaN and infinities as null: report.json stays strict JSON that any reader takes."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def write_report(folder: Path, data: dict[str, Any]) -> dict[str, Path]:
+    """Draw the figures and write every file of the report; their paths by kind."""
+    from rnnlab.training.checkpoint import atomic_write, atomic_write_text
+
+    metric = data["metric"]
+    images = {
+        "curves": plot_curves(data, "curve", metric, f"{metric} over iterations"),
+        "loss": plot_curves(data, "loss", LOSS_METRIC, "training loss over iterations"),
+        "final": plot_final(data),
+    }
+    files = {
+        "html": folder / "report.html",
+        "json": folder / "report.json",
+        "curves": folder / "curves.png",
+        "loss": folder / "loss.png",
+        "final": folder / "final.png",
+    }
+    data["files"] = {k: str(v) for k, v in files.items()}
+    for key, png in images.items():
+        atomic_write(files[key], lambda f, png=png: f.write(png))
+    atomic_write_text(files["html"], render_html(data, images))
+    text = json.dumps(_plain(data), indent=2, default=str, allow_nan=False)
+    atomic_write_text(files["json"], text + "\n")
+    return files

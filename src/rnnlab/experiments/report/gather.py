@@ -1,0 +1,283 @@
+"""The report's content as plain data (report.json): runs grouped by configuration, their
+curves, final values with mean and std, and the one-line summary."""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rnnlab.config import flatten
+
+if TYPE_CHECKING:
+    from rnnlab.experiments.report.selection import Selection
+
+LOSS_METRIC = "train_loss"
+# Shown in their own columns of the runs table, so never counted among the varying fields.
+OWN_COLUMNS = ("seed", "name")
+# Runs whose final value counts in a configuration's mean, as in `rnnlab compare`'s table.
+FINISHED = ("completed", "stopped")
+
+
+@dataclass
+class _Config:
+    """Runs that differ only in their seed."""
+
+    label: str
+    runs: list[dict[str, Any]]
+    order: tuple[int, int, int] = (0, 0, 0)
+
+
+# --------------------------------------------------------------------------- configs
+
+
+_MISSING = object()
+
+
+def varying_fields(configs: list[dict[str, Any]]) -> list[str]:
+    """The dotted config fields whose value is not the same in every config (a field that
+    some configs lack, as between tasks, varies too), in the configs' own order."""
+    flat = [flatten(c or {}) for c in configs]
+    keys: dict[str, None] = {}
+    for f in flat:
+        keys.update(dict.fromkeys(f))
+    out = []
+    for key in keys:
+        seen = {json.dumps(f.get(key, _MISSING), sort_keys=True, default=str) for f in flat}
+        if len(seen) > 1:
+            out.append(key)
+    return out
+
+
+def value_text(value: Any) -> str:
+    """A config value as the page shows it: "-" where a run has none."""
+    if value is _MISSING or value is None:
+        return "-"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+def _group_configs(
+    rows: list[dict[str, Any]], comparison: dict[str, Any] | None, varying: list[str]
+) -> list[_Config]:
+    from rnnlab.experiments.grid import cell_label, configuration_key
+
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(configuration_key(row["config"]), []).append(row)
+    # The comparison's own labels ("hidden=16", "preset=gru") where its rows cover a group.
+    row_of: dict[int, int] = {}
+    if comparison:
+        for index, crow in enumerate(comparison["rows"]):
+            for run_id in crow.get("run_ids") or []:
+                row_of[int(run_id)] = index
+    names = {k: {r["name"] for r in members} for k, members in groups.items()}
+    # Plain runs of different presets read best by name ("seed-c", "gru"), when the name
+    # tells the configurations apart; otherwise by the fields that differ.
+    one_name_each = all(len(n) == 1 for n in names.values())
+    unique_names = one_name_each and len(set().union(*names.values())) == len(groups)
+    shown = [f for f in varying if f not in OWN_COLUMNS]
+    configs = []
+    for key, members in groups.items():
+        indices = {row_of.get(int(r["id"])) for r in members}
+        first_id = min(int(r["id"]) for r in members)
+        index = indices.pop() if len(indices) == 1 else None
+        if comparison and index is not None:
+            label = cell_label(comparison["rows"][index].get("cell") or {})
+            order = (0, index, first_id)  # the comparison's rows first, in its order
+        else:
+            flat = flatten(members[0]["config"] or {})
+            fields = " ".join(f"{f}={value_text(flat.get(f, _MISSING))}" for f in shown)
+            label = next(iter(names[key])) if unique_names or not fields else fields
+            order = (1, first_id, 0)
+        configs.append(_Config(label, sorted(members, key=lambda r: r["id"]), order))
+    configs.sort(key=lambda c: c.order)
+    return configs
+
+
+# --------------------------------------------------------------------------- numbers
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _curve(history: list[dict[str, Any]], metric: str) -> dict[str, list[float]]:
+    points = [(h["iteration"], h[metric]) for h in history if _finite(h.get(metric))]
+    return {"iteration": [p[0] for p in points], "value": [float(p[1]) for p in points]}
+
+
+def _mean_curve(curves: list[dict[str, list[float]]]) -> dict[str, list[float]]:
+    """Mean and sample std over the runs that have a value at each iteration (a run that
+    diverged or was interrupted counts up to its last evaluation)."""
+    at: dict[int, list[float]] = {}
+    for c in curves:
+        for it, v in zip(c["iteration"], c["value"]):
+            at.setdefault(it, []).append(v)
+    its = sorted(at)
+    return {
+        "iteration": its,
+        "mean": [statistics.fmean(at[i]) for i in its],
+        "std": [statistics.stdev(at[i]) if len(at[i]) > 1 else 0.0 for i in its],
+        "n": [len(at[i]) for i in its],
+    }
+
+
+def _final(row: dict[str, Any], metric: str) -> float | None:
+    value = (row.get("final_metrics") or {}).get(metric)
+    return float(value) if _finite(value) else None
+
+
+def _stats(values: list[float]) -> dict[str, Any]:
+    return {
+        "n": len(values),
+        "values": values,
+        "mean": statistics.fmean(values) if values else None,
+        "std": (statistics.stdev(values) if len(values) > 1 else 0.0) if values else None,
+    }
+
+
+def _decimals(values: list[float]) -> int:
+    """Two decimals for values like percentages (95.93), four for losses and fractions
+    (2.3068, 0.8750): one choice per report, so a mean and its std line up."""
+    return 2 if values and max(abs(v) for v in values) >= 3 else 4
+
+
+def number_text(value: float | None, decimals: int = 4) -> str:
+    """A metric value with the report's decimals: "-" where there is none."""
+    return "-" if value is None else f"{value:.{decimals}f}"
+
+
+# --------------------------------------------------------------------------- the data
+
+
+def report_data(
+    selection: Selection, runs_dir: Path, metric: str, higher_is_better: bool
+) -> dict[str, Any]:
+    """Everything the page shows, as plain data (report.json)."""
+    rows, histories, comparison = selection.rows, selection.histories, selection.comparison
+    notes = selection.notes
+    varying = varying_fields([r["config"] for r in rows])
+    configs = _group_configs(rows, comparison, varying)
+    index_of = {int(r["id"]): i for i, c in enumerate(configs) for r in c.runs}
+    shown = [f for f in varying if f not in OWN_COLUMNS]
+    run_items = []
+    for r in rows:
+        run_id = int(r["id"])
+        flat = flatten(r["config"] or {})
+        run_items.append(
+            {
+                "id": run_id,
+                "name": r["name"],
+                "task": r["task"],
+                "group": r.get("group_name"),
+                "status": r["status"],
+                "seed": r.get("seed"),
+                "configuration": index_of[run_id],
+                "fields": {f: flat.get(f) for f in shown},
+                "final": _final(r, metric),
+                "final_metrics": r.get("final_metrics") or {},
+                "iteration": r.get("iteration"),
+                "total_iterations": r.get("total_iterations"),
+                "wall_time": r.get("wall_time"),
+                "samples_per_sec": r.get("samples_per_sec"),
+                "device": r.get("device"),
+                "precision": r.get("precision"),
+                "versions": r.get("versions") or {},
+                "message": r.get("message"),
+                "curve": _curve(histories[run_id], metric),
+                "loss": _curve(histories[run_id], LOSS_METRIC),
+            }
+        )
+    by_id = {item["id"]: item for item in run_items}
+    config_items = []
+    for c in configs:
+        members = [by_id[int(r["id"])] for r in c.runs]
+        finals = [m["final"] for m in members if m["status"] in FINISHED and m["final"] is not None]
+        config_items.append(
+            {
+                "label": c.label,
+                "run_ids": [m["id"] for m in members],
+                "seeds": [m["seed"] for m in members],
+                "statuses": [m["status"] for m in members],
+                "final": _stats(finals),
+                "curve": _mean_curve([m["curve"] for m in members]),
+                "loss": _mean_curve([m["loss"] for m in members]),
+            }
+        )
+    for item in run_items:
+        if not item["curve"]["iteration"]:
+            notes.append(f"run {item['id']} ({item['status']}) has no {metric} values to draw")
+    # One line per configuration once some configuration has several runs (seeds).
+    mode = "configurations" if any(len(c.runs) > 1 for c in configs) else "runs"
+    environments: dict[str, dict[str, Any]] = {}
+    for item in run_items:
+        key = json.dumps([item["device"], item["precision"], item["versions"]], sort_keys=True)
+        env = environments.setdefault(
+            key,
+            {
+                "device": item["device"],
+                "precision": item["precision"],
+                "versions": item["versions"],
+                "run_ids": [],
+            },
+        )
+        env["run_ids"].append(item["id"])
+    data: dict[str, Any] = {
+        "title": selection.description,
+        "selection": selection.description,
+        "runs_dir": str(runs_dir),
+        "generated": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "metric": metric,
+        "higher_is_better": higher_is_better,
+        "decimals": _decimals([i["final"] for i in run_items if i["final"] is not None]),
+        "mode": mode,
+        "varying": shown,
+        "runs": run_items,
+        "configurations": config_items,
+        "comparison": _comparison_summary(comparison),
+        "environments": list(environments.values()),
+        "notes": notes,
+    }
+    data["summary"] = _summary(data)
+    return data
+
+
+def _comparison_summary(comparison: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not comparison:
+        return None
+    keep = ("name", "source", "metric", "higher_is_better", "axes", "seeds", "rows")
+    return {k: comparison.get(k) for k in keep}
+
+
+def best_configuration(data: dict[str, Any]) -> dict[str, Any] | None:
+    """The configuration with the best mean final value, if any has one."""
+    scored = [c for c in data["configurations"] if c["final"]["n"]]
+    if not scored:
+        return None
+    pick = max if data["higher_is_better"] else min
+    return pick(scored, key=lambda c: c["final"]["mean"])
+
+
+def _summary(data: dict[str, Any]) -> str:
+    n_runs, n_conf = len(data["runs"]), len(data["configurations"])
+    text = f"{n_runs} run{'s' * (n_runs != 1)}"
+    if n_conf != n_runs:
+        text += f" in {n_conf} configuration{'s' * (n_conf != 1)}"
+    metric = data["metric"]
+    best = best_configuration(data)
+    if best is None:
+        return f"{text}; no finished run has a final {metric}"
+    final = best["final"]
+    d = data["decimals"]
+    value = number_text(final["mean"], d)
+    if final["n"] > 1:
+        value += f" ± {number_text(final['std'], d)} over {final['n']} runs"
+    if n_conf > 1:
+        return f"{text}; best {best['label']}: {metric} {value}"
+    return f"{text}; {metric} {value}"

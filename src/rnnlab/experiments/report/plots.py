@@ -1,0 +1,176 @@
+"""The report's figures as PNG bytes: curves over iterations and final values, drawn with
+matplotlib, which is imported only here and only when a figure is drawn."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from rnnlab.experiments.report.gather import FINISHED, number_text
+
+
+def _colors(n: int) -> list[Any]:
+    from matplotlib import colormaps
+
+    if n <= 10:
+        return [colormaps["tab10"](i) for i in range(n)]
+    if n <= 20:
+        return [colormaps["tab20"](i) for i in range(n)]
+    return [colormaps["viridis"](i / (n - 1)) for i in range(n)]
+
+
+def _series(data: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    """The lines of one plot: per configuration (mean and std) or per run."""
+    colors = _colors(len(data["configurations"]))
+    out = []
+    if data["mode"] == "configurations":
+        for c, color in zip(data["configurations"], colors):
+            curve = c[key]
+            count = len(c["run_ids"])
+            # runs that stopped early leave the mean where their curve ends: say so
+            unfinished = [
+                f"{c['statuses'].count(st)} {st}"
+                for st in sorted(set(c["statuses"]))
+                if st != "completed"
+            ]
+            extra = "".join(f", {u}" for u in unfinished)
+            out.append(
+                {
+                    "label": f"{c['label']} ({count} run{'s' * (count != 1)}{extra})",
+                    "x": curve["iteration"],
+                    "y": curve["mean"],
+                    "std": curve["std"],
+                    "color": color,
+                }
+            )
+    else:
+        for r in data["runs"]:
+            c = data["configurations"][r["configuration"]]
+            status = "" if r["status"] == "completed" else f" ({r['status']})"
+            out.append(
+                {
+                    "label": f"#{r['id']} {c['label']}{status}",
+                    "x": r[key]["iteration"],
+                    "y": r[key]["value"],
+                    "std": None,
+                    "color": colors[r["configuration"]],
+                }
+            )
+    return out
+
+
+def _figure() -> tuple[Any, Any]:
+    # A bare Figure on the Agg canvas: no pyplot, so no GUI backend, no window and no
+    # global figure state, whatever backend the caller's process uses.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(8, 4.5), dpi=100)
+    FigureCanvasAgg(fig)
+    return fig, fig.add_subplot()
+
+
+def _png(fig: Any) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", bbox_inches="tight")
+    return buffer.getvalue()
+
+
+def _legend(ax: Any, count: int) -> None:
+    if count > 8:  # many lines: outside the axes, where it hides none of them
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), ncol=1 + count // 25)
+    elif count:
+        ax.legend(fontsize=8, loc="best")
+
+
+def plot_curves(data: dict[str, Any], key: str, ylabel: str, title: str) -> bytes:
+    """`key` ("curve" or "loss") over iterations: per configuration or per run."""
+    import numpy as np
+
+    fig, ax = _figure()
+    lines = [s for s in _series(data, key) if s["x"]]
+    for s in lines:
+        x, y = np.asarray(s["x"]), np.asarray(s["y"])
+        ax.plot(
+            x,
+            y,
+            label=s["label"],
+            color=s["color"],
+            marker="o" if len(x) <= 30 else None,
+            markersize=3,
+            linewidth=1.5,
+        )
+        if s["std"] is not None and any(s["std"]):
+            std = np.asarray(s["std"])
+            ax.fill_between(x, y - std, y + std, color=s["color"], alpha=0.2, linewidth=0)
+    if not lines:
+        ax.text(0.5, 0.5, f"no {ylabel} recorded", ha="center", va="center", transform=ax.transAxes)
+    ax.set_xlabel("iteration")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    _legend(ax, len(lines))
+    return _png(fig)
+
+
+def plot_final(data: dict[str, Any]) -> bytes:
+    """A bar per configuration (mean, std and each run's value) or per run."""
+    import numpy as np
+
+    fig, ax = _figure()
+    metric = data["metric"]
+    colors = _colors(len(data["configurations"]))
+    if data["mode"] == "configurations":
+        bars = [
+            (c["label"], c["final"]["mean"], c["final"]["std"], c["final"]["values"], colors[i])
+            for i, c in enumerate(data["configurations"])
+        ]
+        missing = [", ".join(sorted(set(c["statuses"]))) for c in data["configurations"]]
+    else:
+        bars = [
+            (
+                f"#{r['id']} {data['configurations'][r['configuration']]['label']}",
+                r["final"] if r["status"] in FINISHED else None,
+                0.0,
+                [],
+                colors[r["configuration"]],
+            )
+            for r in data["runs"]
+        ]
+        missing = [r["status"] for r in data["runs"]]
+    x = np.arange(len(bars))
+    heights = [b[1] if b[1] is not None else 0.0 for b in bars]
+    ax.bar(x, heights, color=[b[4] for b in bars], alpha=0.85)
+    for i, (_, mean, std, values, _) in enumerate(bars):
+        if mean is None:
+            # no finished run here: say why (diverged, interrupted, ...) where the bar would be
+            ax.text(i, 0, f" {missing[i]}", ha="center", va="bottom", rotation=90, fontsize=8)
+            continue
+        if len(values) > 1:
+            ax.errorbar(i, mean, yerr=std, color="black", capsize=4, linewidth=1)
+            # every seed's own value beside its bar: the spread, not only its summary
+            ax.plot([i] * len(values), values, "o", color="black", markersize=3, alpha=0.6)
+        d = data["decimals"]
+        label = number_text(mean, d) + (f" ± {number_text(std, d)}" if len(values) > 1 else "")
+        ax.annotate(
+            label,
+            (i, mean + (std if len(values) > 1 else 0)),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+            xytext=(0, 3),
+            textcoords="offset points",
+        )
+    ax.set_xticks(
+        x,
+        [b[0] for b in bars],
+        rotation=30 if len(bars) > 3 else 0,
+        ha="right" if len(bars) > 3 else "center",
+        fontsize=8,
+    )
+    direction = "higher is better" if data["higher_is_better"] else "lower is better"
+    seeds = " (mean ± std over runs)" if data["mode"] == "configurations" else ""
+    ax.set_title(f"final {metric}{seeds}, {direction}")
+    ax.set_ylabel(metric)
+    ax.grid(axis="y", alpha=0.3)
+    return _png(fig)

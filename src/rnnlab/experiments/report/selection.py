@@ -1,0 +1,171 @@
+"""Which runs a report covers, read from the results store: their rows and metrics over
+time, the comparison they belong to, and the metric to show."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rnnlab.errors import ConfigError, RnnlabError
+from rnnlab.experiments.ranges import int_ranges
+
+
+@dataclass
+class Selection:
+    """The selected runs, oldest first, and what the store holds about them."""
+
+    description: str  # "comparison 'seed-c'", "name 'seed-a', runs 7,8": the report's title
+    group: str | None  # --group, or compare:NAME for a comparison
+    ids: list[int]  # the run ids asked for; empty for every run the filters let through
+    rows: list[dict[str, Any]]
+    histories: dict[int, list[dict[str, Any]]]  # run id -> its metrics over time
+    comparison: dict[str, Any] | None = None  # its comparison.json, when one was selected
+    notes: list[str] = field(default_factory=list)  # what the page must say it left out
+
+
+def parse_run_ids(text: str) -> list[int]:
+    """ "3,5,8" -> [3, 5, 8]; "3-5" -> [3, 4, 5]."""
+    try:
+        return int_ranges(text)
+    except ValueError:
+        raise ConfigError(f"--runs expects run ids, e.g. 3,5,8 or 3-8; got '{text}'") from None
+
+
+def select_runs(
+    runs_path: Path,
+    comparison: str | None,
+    group: str | None,
+    name: str | None,
+    task: str | None,
+    runs: list[int] | str | None,
+) -> Selection:
+    """The runs in the store at `runs_path` that the filters select; a one-line error when
+    there is no store, no such comparison, or no run to report."""
+    from rnnlab.results.store import DB_NAME, ResultsStore
+
+    if not (runs_path / DB_NAME).is_file():
+        raise RnnlabError(
+            f"no results store in {runs_path} (no {DB_NAME}); point --runs-dir at the folder "
+            "your runs were recorded in (default ./runs or $RNNLAB_RUNS)"
+        )
+    ids = parse_run_ids(runs) if isinstance(runs, str) else list(runs or [])
+    notes: list[str] = []
+
+    if comparison and group and group != f"compare:{comparison}":
+        raise ConfigError(
+            f"give a comparison name or --group, not both ('{comparison}' is group "
+            f"'compare:{comparison}')"
+        )
+    if comparison:
+        group = f"compare:{comparison}"
+    # --group compare:NAME is the comparison NAME too: its table comes with it
+    comp_name = group[len("compare:") :] if group and group.startswith("compare:") else None
+    comp_data = _load_comparison(runs_path, comp_name, notes) if comp_name else None
+    store = ResultsStore(runs_path)
+    if comparison and comp_data is None and not store.list_runs(group=group, limit=1):
+        present = _comparison_names(runs_path)
+        listed = (
+            f"comparisons in {runs_path / 'compare'}: {', '.join(present)}"
+            if present
+            else f"there are no comparisons in {runs_path / 'compare'} yet (rnnlab compare)"
+        )
+        raise ConfigError(f"unknown comparison '{comparison}'; {listed}")
+    description = _describe(comparison, group, name, task, ids)
+    rows = store.list_runs(name=name, task=task, group=group)
+    if ids:
+        rows = [r for r in rows if int(r["id"]) in set(ids)]
+        missing = sorted(set(ids) - {int(r["id"]) for r in rows})
+        if rows and missing:
+            raise ConfigError(
+                f"run {', '.join(map(str, missing))} is not in the selection ({description}) "
+                f"in {runs_path}; rnnlab runs lists the recorded runs"
+            )
+    if not rows:
+        raise RnnlabError(
+            f"no runs match the selection ({description}) in {runs_path}; "
+            "rnnlab runs lists the recorded runs"
+        )
+    rows.sort(key=lambda r: r["id"])
+    histories = {int(r["id"]): store.metrics(int(r["id"])) for r in rows}
+    return Selection(description, group, ids, rows, histories, comp_data, notes)
+
+
+def _comparison_names(runs_dir: Path) -> list[str]:
+    names = []
+    for path in sorted((runs_dir / "compare").glob("*/comparison.json")):
+        try:
+            names.append(str(json.loads(path.read_text(encoding="utf-8"))["name"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            names.append(path.parent.name)
+    return names
+
+
+def _load_comparison(runs_dir: Path, name: str, notes: list[str]) -> dict[str, Any] | None:
+    from rnnlab.api import _slug
+
+    path = runs_dir / "compare" / _slug(name) / "comparison.json"
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data.get("rows"), list):
+            raise ValueError("no rows")
+    except (OSError, ValueError, AttributeError) as exc:
+        # The store still has every run: report them without the comparison's table.
+        notes.append(f"{path} is not readable ({exc}); its summary table is left out")
+        return None
+    return data
+
+
+def _describe(
+    comparison: str | None, group: str | None, name: str | None, task: str | None, ids: Any
+) -> str:
+    parts = []
+    if comparison:
+        parts.append(f"comparison '{comparison}'")
+    elif group:
+        parts.append(f"group '{group}'")
+    if name:
+        parts.append(f"name '{name}'")
+    if task:
+        parts.append(f"task '{task}'")
+    if ids:
+        parts.append(f"runs {','.join(map(str, ids))}")
+    return ", ".join(parts) or "all runs"
+
+
+def choose_metric(metric: str | None, selection: Selection) -> tuple[str, bool]:
+    """The metric to show and whether higher is better: `metric` where given, else the
+    comparison's, else the tasks' primary one; an error where no run has it."""
+    from rnnlab.tasks import get_task_class
+    from rnnlab.tasks.base import metric_higher_is_better
+
+    comparison, rows, histories = selection.comparison, selection.rows, selection.histories
+    tasks = sorted({r["task"] for r in rows})
+    if metric is None and comparison and comparison.get("metric"):
+        metric = str(comparison["metric"])
+    if metric is None:
+        primary = {get_task_class(t).primary_metric for t in tasks}
+        if len(primary) > 1:
+            raise ConfigError(
+                f"the selected runs are of several tasks ({', '.join(tasks)}) with different "
+                "metrics; choose one task with --task or a metric with --metric"
+            )
+        metric = primary.pop()
+    available: set[str] = set()
+    for r in rows:
+        available.update(r.get("final_metrics") or {})
+        for h in histories[int(r["id"])]:
+            available.update(h)
+    available -= {"iteration", "wall_time"}
+    if metric not in available:
+        raise ConfigError(
+            f"no selected run has the metric '{metric}'; they have: "
+            f"{', '.join(sorted(available)) or 'none (no evaluation recorded yet)'}"
+        )
+    default = get_task_class(tasks[0]).higher_is_better if len(tasks) == 1 else True
+    if comparison and comparison.get("metric") == metric and "higher_is_better" in comparison:
+        return metric, bool(comparison["higher_is_better"])
+    return metric, metric_higher_is_better(metric, default)
