@@ -335,6 +335,12 @@ def field_type(cfg: RunConfig, dotted: str) -> Any:
     return _resolve(cfg, dotted)[2]
 
 
+def field_value(cfg: RunConfig, dotted: str) -> Any:
+    """The value of a field such as "model.hidden" or "seed", or a one-line error."""
+    target, key, _ = _resolve(cfg, dotted)
+    return getattr(target, key)
+
+
 def apply_override(cfg: RunConfig, dotted: str, raw: Any) -> None:
     """Set one field, e.g. ("model.hidden", "256") or ("seed", 3), type-checked."""
     target, key, kind = _resolve(cfg, dotted)

@@ -9,12 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rnnlab.config import RunConfig, apply_overrides
+from rnnlab.config import RunConfig, apply_overrides, field_value
 from rnnlab.errors import ConfigError
 from rnnlab.experiments.sweep.definitions import is_file_name, load_definition
 from rnnlab.experiments.sweep.space import (
     Param,
-    config_value,
     example_values,
     parse_space,
     space_dict,
@@ -209,7 +208,7 @@ def plan_sweep(
     elif wants_baseline:
         baseline_params = {}
         for p in params.values():
-            value = config_value(cfg, p.field)
+            value = field_value(cfg, p.field)
             if not p.contains(value):
                 raise ConfigError(
                     f"--baseline tries the config's own values first, but its {p.field}="

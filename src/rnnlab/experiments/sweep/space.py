@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from rnnlab.config import RunConfig, apply_override, field_type, validate
+from rnnlab.config import RunConfig, apply_override, field_type, field_value, validate
 from rnnlab.errors import ConfigError
 from rnnlab.experiments.sweep.text import value_text
 
@@ -187,15 +187,7 @@ def _checked_value(cfg: RunConfig, name: str, raw: Any, where: str) -> Any:
         validate(probe)
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
-    return config_value(probe, name)
-
-
-def config_value(cfg: RunConfig, name: str) -> Any:
-    """The value of a dotted field such as "train.lr"."""
-    obj: Any = cfg
-    for part in name.split("."):
-        obj = getattr(obj, part)
-    return obj
+    return field_value(probe, name)
 
 
 def example_values(kind: type) -> str:
