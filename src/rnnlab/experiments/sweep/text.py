@@ -14,7 +14,9 @@ def params_text(params: dict[str, Any], short: bool = False) -> str:
 
 def short_names(fields: list[str]) -> dict[str, str]:
     """train.lr -> lr, unless two swept fields share the last part."""
-    last = [f.split(".")[-1] for f in fields]
+    from rnnlab.experiments.grid import short_field  # grid imports torch: only when printing
+
+    last = [short_field(f) for f in fields]
     return {f: (s if last.count(s) == 1 else f) for f, s in zip(fields, last)}
 
 
