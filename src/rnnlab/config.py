@@ -263,6 +263,12 @@ def load_preset(name: str) -> RunConfig:
     return from_dict(values)
 
 
+def names_a_file(source: str | Path) -> bool:
+    """Whether a name given for a preset (or a shipped sweep) means a TOML file instead: it
+    ends in .toml, or a file of that name exists."""
+    return str(source).endswith(".toml") or Path(source).is_file()
+
+
 def load_config_file(path: str | Path) -> RunConfig:
     path = Path(path)
     if not path.is_file():

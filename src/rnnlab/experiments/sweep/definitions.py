@@ -6,6 +6,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from rnnlab.config import _parse_toml, names_a_file
 from rnnlab.errors import ConfigError
 
 # Keys of a shipped sweep definition (src/rnnlab/sweeps/NAME.toml).
@@ -25,11 +26,6 @@ _DEFINITION_KEYS = (
 )
 
 
-def is_file_name(name: str) -> bool:
-    """Whether a name given for a sweep or config is a TOML file rather than a shipped name."""
-    return name.endswith(".toml") or Path(name).is_file()
-
-
 def definition_names() -> list[str]:
     """The shipped sweep definitions (src/rnnlab/sweeps/*.toml)."""
     folder = resources.files("rnnlab") / "sweeps"
@@ -39,9 +35,7 @@ def definition_names() -> list[str]:
 def load_definition(name: str) -> dict[str, Any]:
     """A sweep definition as a dict, its keys and their types checked: a shipped one by name,
     or a TOML file of the same form by its path."""
-    from rnnlab.config import _parse_toml
-
-    if is_file_name(name):
+    if names_a_file(name):
         path: Any = Path(name)
         if not path.is_file():
             raise ConfigError(f"sweep file {name} does not exist; give a TOML file or a name")

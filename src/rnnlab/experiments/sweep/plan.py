@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rnnlab.config import RunConfig, apply_overrides, field_value
+from rnnlab.config import RunConfig, apply_overrides, field_value, names_a_file
 from rnnlab.errors import ConfigError
-from rnnlab.experiments.sweep.definitions import is_file_name, load_definition
+from rnnlab.experiments.sweep.definitions import load_definition
 from rnnlab.experiments.sweep.space import (
     Param,
     example_values,
@@ -113,7 +113,7 @@ def plan_sweep(
         defaults = load_definition(definition)
         source = defaults.get("preset") or dict(defaults["config"])
         source_text = f"sweep {definition} ({defaults.get('preset') or 'inline config'})"
-        default_study = Path(definition).stem if is_file_name(definition) else definition
+        default_study = Path(definition).stem if names_a_file(definition) else definition
     elif source is None:
         raise ConfigError(
             "say what to sweep: --preset NAME, --config FILE.toml or --sweep NAME "
@@ -122,7 +122,7 @@ def plan_sweep(
     elif isinstance(source, RunConfig | dict):
         source_text = "the given config"
         default_study = None
-    elif str(source).endswith(".toml") or Path(source).is_file():
+    elif names_a_file(source):
         source_text = f"config {source}"
         default_study = Path(source).stem
     else:
