@@ -237,9 +237,14 @@ def _parse_toml(text: str, origin: str) -> dict[str, Any]:
         raise ConfigError(f"{origin} is not valid TOML: {exc}") from None
 
 
+def shipped_names(folder: str) -> list[str]:
+    """The names of the TOML files shipped in src/rnnlab/FOLDER (presets, studies, sweeps)."""
+    files = resources.files("rnnlab") / folder
+    return sorted(p.name[:-5] for p in files.iterdir() if p.name.endswith(".toml"))
+
+
 def preset_names() -> list[str]:
-    folder = resources.files("rnnlab") / "presets"
-    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+    return shipped_names("presets")
 
 
 def preset_text(name: str) -> str:

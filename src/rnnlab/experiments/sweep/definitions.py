@@ -6,7 +6,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from rnnlab.config import _parse_toml, names_a_file
+from rnnlab.config import _parse_toml, names_a_file, shipped_names
 from rnnlab.errors import ConfigError
 
 # Keys of a shipped sweep definition (src/rnnlab/sweeps/NAME.toml).
@@ -28,8 +28,7 @@ _DEFINITION_KEYS = (
 
 def definition_names() -> list[str]:
     """The shipped sweep definitions (src/rnnlab/sweeps/*.toml)."""
-    folder = resources.files("rnnlab") / "sweeps"
-    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+    return shipped_names("sweeps")
 
 
 def load_definition(name: str) -> dict[str, Any]:
