@@ -15,7 +15,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from rnnlab.config import RunConfig, apply_overrides, from_dict, load_config_file, load_preset
+from rnnlab.config import (
+    RunConfig,
+    apply_overrides,
+    from_dict,
+    load_config_file,
+    load_preset,
+    names_a_file,
+)
 from rnnlab.config import to_toml as config_to_toml
 from rnnlab.data.paths import default_runs_dir, resolve_data_dir
 from rnnlab.errors import CheckpointError, ConfigError, RnnlabError
@@ -45,7 +52,7 @@ def make_config(
         cfg = source.copy()
     elif isinstance(source, dict):
         cfg = from_dict(source)
-    elif str(source).endswith(".toml") or Path(source).is_file():
+    elif names_a_file(source):
         cfg = load_config_file(source)
     else:
         cfg = load_preset(str(source))

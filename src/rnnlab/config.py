@@ -237,9 +237,14 @@ def _parse_toml(text: str, origin: str) -> dict[str, Any]:
         raise ConfigError(f"{origin} is not valid TOML: {exc}") from None
 
 
+def shipped_names(folder: str) -> list[str]:
+    """The names of the TOML files shipped in src/rnnlab/FOLDER (presets, studies, sweeps)."""
+    files = resources.files("rnnlab") / folder
+    return sorted(p.name[:-5] for p in files.iterdir() if p.name.endswith(".toml"))
+
+
 def preset_names() -> list[str]:
-    folder = resources.files("rnnlab") / "presets"
-    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+    return shipped_names("presets")
 
 
 def preset_text(name: str) -> str:
@@ -261,6 +266,12 @@ def load_preset(name: str) -> RunConfig:
     values = _parse_toml(preset_text(name), f"preset '{name}'")
     values.setdefault("name", name)
     return from_dict(values)
+
+
+def names_a_file(source: str | Path) -> bool:
+    """Whether a name given for a preset (or a shipped sweep) means a TOML file instead: it
+    ends in .toml, or a file of that name exists."""
+    return str(source).endswith(".toml") or Path(source).is_file()
 
 
 def load_config_file(path: str | Path) -> RunConfig:
@@ -333,6 +344,12 @@ def field_type(cfg: RunConfig, dotted: str) -> Any:
     """The declared type of a field such as "model.hidden" or "seed" (the data section's
     fields depend on cfg's task), or a one-line error naming the valid ones."""
     return _resolve(cfg, dotted)[2]
+
+
+def field_value(cfg: RunConfig, dotted: str) -> Any:
+    """The value of a field such as "model.hidden" or "seed", or a one-line error."""
+    target, key, _ = _resolve(cfg, dotted)
+    return getattr(target, key)
 
 
 def apply_override(cfg: RunConfig, dotted: str, raw: Any) -> None:

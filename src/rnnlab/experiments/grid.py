@@ -22,7 +22,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from rnnlab.config import RunConfig, _parse_toml, flatten, from_dict, override_items
+from rnnlab.config import (
+    RunConfig,
+    _parse_toml,
+    flatten,
+    from_dict,
+    override_items,
+    shipped_names,
+)
 from rnnlab.errors import ConfigError, RnnlabError
 from rnnlab.experiments.ranges import int_ranges
 from rnnlab.training.trainer import TrainingInterrupted, _hms
@@ -50,8 +57,7 @@ class Study:
 
 
 def study_names() -> list[str]:
-    folder = resources.files("rnnlab") / "studies"
-    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+    return shipped_names("studies")
 
 
 def load_study(name: str) -> Study:

@@ -1,0 +1,100 @@
+"""The lines a sweep prints: one per trial as it finishes, and the report at the end."""
+
+from __future__ import annotations
+
+from rnnlab.experiments.sweep.plan import SweepPlan
+from rnnlab.experiments.sweep.results import SweepResult, TrialRecord
+from rnnlab.experiments.sweep.text import metric_text, params_text, short_names, value_text
+
+
+def summary_lines(result: SweepResult, top: int = 10) -> list[str]:
+    """The end-of-sweep report: the best trials, the best combination, the files."""
+    ranked = [t for t in result.trials if t.state in ("complete", "pruned") and t.value is not None]
+    sign = -1 if result.direction == "maximize" else 1
+    ranked.sort(key=lambda t: (t.state != "complete", sign * t.value))
+    lines = []
+    others = [t for t in result.trials if t.state not in ("complete", "pruned")]
+    counted = f"{result.finished} of {result.target} trials finished"
+    if others:
+        kinds: dict[str, int] = {}
+        for t in others:
+            kinds[t.state] = kinds.get(t.state, 0) + 1
+        counted += " (" + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) + ")"
+    lines.append(f"Sweep '{result.study}': {counted}")
+    if ranked:
+        names = short_names(list(result.space) or list(ranked[0].params))
+        test_key = next((k for k in ranked[0].metrics if k == "test_acc"), None)
+        cols = [("trial", 6), ("state", 9), (result.metric, 10)]
+        if test_key:
+            cols.append((test_key, 9))
+        cols += [(names[f], max(9, len(names[f]))) for f in names]
+        cols.append(("time", 8))
+        shown = min(top, len(ranked))
+        pruned = (
+            " (pruned trials last, at the value they stopped at)"
+            if any(t.state == "pruned" for t in ranked)
+            else ""
+        )
+        lines.append(
+            f"Top {shown} of {len(ranked)} by {result.metric} ({result.direction}, validation)"
+            f"{pruned}:"
+        )
+        lines.append("  " + " ".join(f"{c:>{w}}" for c, w in cols))
+        for t in ranked[:top]:
+            cells = [f"#{t.number}", t.state, metric_text(t.value, result.metric)]
+            if test_key:
+                cells.append(metric_text(t.metrics.get(test_key), test_key))
+            cells += [value_text(t.params.get(f)) for f in names]
+            cells.append(f"{t.duration:.1f}s" if t.duration is not None else "-")
+            lines.append("  " + " ".join(f"{c:>{w}}" for c, (_, w) in zip(cells, cols)))
+    if result.best_params is not None:
+        params = " ".join(f"{k}={value_text(v)}" for k, v in result.best_params.items())
+        lines.append(
+            f"Best combination: trial #{result.best_trial} (run {result.best_run_id}): {params}"
+        )
+        tests = ", ".join(f"{k} {metric_text(v, k)}" for k, v in result.best_test_metrics.items())
+        lines.append(
+            f"  {result.metric} {metric_text(result.best_value, result.metric)} on validation "
+            "(the objective)" + (f"; {tests} on test (reported, never tuned on)" if tests else "")
+        )
+        base = next((t for t in result.trials if t.baseline and t.state == "complete"), None)
+        if base is not None and base.number == result.best_trial:
+            lines.append("  that is the baseline: no other trial beat the config's own values")
+        elif base is not None:
+            tests = ", ".join(f"{k} {metric_text(v, k)}" for k, v in base.test_metrics.items())
+            lines.append(
+                f"  baseline (trial #{base.number}, the config's own values): {result.metric} "
+                f"{metric_text(base.value, result.metric)}" + (f", {tests}" if tests else "")
+            )
+    else:
+        lines.append("No trial has completed yet, so there is no best combination.")
+    paths = result.paths
+    lines.append(f"Files: {paths['summary']}" + (f", {paths['best']}" if "best" in paths else ""))
+    if "best" in paths:
+        lines.append(f"  re-run the best: rnnlab train --config {paths['best']}")
+    lines.append(f"  its runs: rnnlab runs --group sweep:{result.study}; study: {paths['storage']}")
+    return lines
+
+
+def trial_line(record: TrialRecord, done: int, plan: SweepPlan, best: bool) -> str:
+    """The line printed when a trial ends; `done` counts finished trials, this one included."""
+    head = f"Trial {done}/{plan.trials} (#{record.number}"
+    if record.retry_of is not None:
+        head += f", resumes #{record.retry_of}"
+    if record.baseline:
+        head += ", baseline"
+    parts = [head + "): " + params_text(record.params, short=True)]
+    if record.state == "complete":
+        parts.append(f"{plan.metric} {metric_text(record.value, plan.metric)}")
+    elif record.state == "pruned":
+        parts.append(f"{record.note} ({plan.metric} {metric_text(record.value, plan.metric)})")
+    else:
+        parts.append(f"{record.state}: {record.note}")
+    test = record.metrics.get("test_acc")
+    if test is not None and record.state in ("complete", "pruned"):
+        parts.append(f"test_acc {metric_text(test, 'test_acc')}")
+    if record.duration is not None:
+        parts.append(f"{record.duration:.1f} s")
+    if best:
+        parts.append("best so far")
+    return " | ".join(parts)

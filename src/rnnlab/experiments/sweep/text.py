@@ -1,0 +1,46 @@
+"""How a sweep writes values, metrics, parameters and storage URLs in its lines and files."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+
+def params_text(params: dict[str, Any], short: bool = False) -> str:
+    """`train.lr=0.01 train.optimizer=adam`; `short` names the fields as `short_names` does."""
+    names = short_names(list(params)) if short else {k: k for k in params}
+    return " ".join(f"{names[k]}={value_text(v)}" for k, v in params.items())
+
+
+def short_names(fields: list[str]) -> dict[str, str]:
+    """train.lr -> lr, unless two swept fields share the last part."""
+    from rnnlab.experiments.grid import short_field  # grid imports torch: only when printing
+
+    last = [short_field(f) for f in fields]
+    return {f: (s if last.count(s) == 1 else f) for f, s in zip(fields, last)}
+
+
+def value_text(value: Any) -> str:
+    """A parameter value as a config file would spell it, floats to 4 significant digits."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def metric_text(value: float | None, metric: str = "") -> str:
+    """Accuracies (percent) with 2 decimals, losses and the like with 4."""
+    if value is None:
+        return "-"
+    return f"{value:.2f}" if "acc" in metric or "exact" in metric else f"{value:.4f}"
+
+
+def masked_url(url: str) -> str:
+    """A storage URL without its password, for printing and for sweep.json."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
