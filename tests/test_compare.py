@@ -277,3 +277,18 @@ def test_cli_prints_the_table_and_json(data_dir, tmp_path, capsys):
     assert all(r["reused"] for r in data["runs"])
     assert cli.main(["compare", "--list"]) == 0
     assert "ex2-rnn" in capsys.readouterr().out
+
+
+def test_cli_ctrl_c_exits_130_like_train(data_dir, tmp_path, monkeypatch, capsys):
+    from rnnlab import cli
+
+    def interrupt(self, iteration):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ClassifyTask, "batch", interrupt)
+    argv = ["compare", "--preset", "seed-c", "--hidden", "16", "--iters", "20"]
+    argv += ["--set", "data.train_limit=1000", "--set", "data.test_limit=200"]
+    argv += ["--data-dir", str(data_dir), "--runs-dir", str(tmp_path)]
+    assert cli.main(argv) == 130
+    err = capsys.readouterr().err
+    assert err.startswith("rnnlab: error: comparison") and "same command again" in err

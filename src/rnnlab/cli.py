@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from rnnlab.errors import RnnlabError
+from rnnlab.errors import RnnlabError, TrainingInterrupted
 
 # Short flags for the most used fields: flag -> (dotted field, type). Any other field is set
 # with --set SECTION.FIELD=VALUE.
@@ -341,7 +341,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.func(args)
     except RnnlabError as exc:
         print(f"rnnlab: error: {exc}", file=sys.stderr)
-        return 130 if type(exc).__name__ == "TrainingInterrupted" else 1
+        return 130 if isinstance(exc, TrainingInterrupted) else 1
     except KeyboardInterrupt:
         print("rnnlab: interrupted", file=sys.stderr)
         return 130

@@ -15,3 +15,15 @@ class DataError(RnnlabError):
 
 class CheckpointError(RnnlabError):
     """A checkpoint that cannot be read or does not fit the model or task."""
+
+
+class TrainingInterrupted(RnnlabError):
+    """Ctrl-C: the run was saved and can be resumed."""
+
+
+class TrainingDiverged(RnnlabError):
+    """The loss became NaN or infinite. `run_id` names the run in the results store."""
+
+    def __init__(self, message: str, run_id: int | None = None) -> None:
+        super().__init__(message)
+        self.run_id = run_id

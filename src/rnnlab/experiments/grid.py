@@ -30,9 +30,9 @@ from rnnlab.config import (
     override_items,
     shipped_names,
 )
-from rnnlab.errors import ConfigError, RnnlabError
+from rnnlab.errors import ConfigError, RnnlabError, TrainingDiverged, TrainingInterrupted
 from rnnlab.experiments.ranges import int_ranges
-from rnnlab.training.trainer import TrainingInterrupted, _hms
+from rnnlab.training.progress import hms
 
 PRESET_AXIS = "preset"  # a grid axis over whole presets (or config files) instead of one field
 
@@ -243,7 +243,6 @@ def train_job(job: Job) -> dict[str, Any]:
     """Train (or resume) one run; returns its store row. Runs in the parent or a worker."""
     from rnnlab import api
     from rnnlab.results.store import ResultsStore
-    from rnnlab.training.trainer import TrainingDiverged
 
     prefix = f"  [{job.position}/{job.total} {job.label}]"
 
@@ -379,7 +378,7 @@ def compare(
             print(
                 f"[{count}/{len(todo)}] {_run_label(planned[index])}: {shown} "
                 f"in {outcome.wall_time:.1f} s (run {outcome.run_id}) | "
-                f"{_hms(spent)} elapsed, ~{_hms(left)} left",
+                f"{hms(spent)} elapsed, ~{hms(left)} left",
                 flush=True,
             )
 

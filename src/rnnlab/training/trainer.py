@@ -23,25 +23,13 @@ from torch import nn
 from tqdm import tqdm
 
 from rnnlab.config import RunConfig
-from rnnlab.errors import RnnlabError
+from rnnlab.errors import TrainingDiverged, TrainingInterrupted
 from rnnlab.results.store import ResultsStore
 from rnnlab.tasks.base import Task
 from rnnlab.training import checkpoint as ckpt
 from rnnlab.training.optim import learning_rate, make_optimizer, set_learning_rate
+from rnnlab.training.progress import hms
 from rnnlab.training.runtime import autocast, versions
-
-
-class TrainingInterrupted(RnnlabError):
-    """Ctrl-C: the run was saved and can be resumed."""
-
-
-class TrainingDiverged(RnnlabError):
-    """The loss became NaN or infinite. `run_id` names the run in the results store."""
-
-    def __init__(self, message: str, run_id: int | None = None) -> None:
-        super().__init__(message)
-        self.run_id = run_id
-
 
 # Called after every evaluation with (iteration, that evaluation's row of the history); a
 # true return ends the run early with status "stopped" (a sweep pruning a poor trial).
@@ -235,8 +223,8 @@ class Trainer:
                     rate = (time.perf_counter() - started) / max(1, done)
                     self._say(
                         bar,
-                        f"{line} | {task.format_speed(speed())} | {_hms(elapsed())} elapsed | "
-                        f"{_hms(rate * (self.total - self.iteration))} left",
+                        f"{line} | {task.format_speed(speed())} | {hms(elapsed())} elapsed | "
+                        f"{hms(rate * (self.total - self.iteration))} left",
                     )
                     extra = self.task.on_eval(model, self.iteration)
                     model.train()
@@ -384,7 +372,3 @@ def _batch_size(batch: Any) -> int:
         return int(first.shape[0])
     return len(first)
 
-
-def _hms(seconds: float) -> str:
-    seconds = int(max(0, seconds))
-    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rnnlab.config import flatten
+from rnnlab.experiments.grid import cell_label, configuration_key
 
 if TYPE_CHECKING:
     from rnnlab.experiments.report.selection import Selection
@@ -65,8 +66,6 @@ def value_text(value: Any) -> str:
 def _group_configs(
     rows: list[dict[str, Any]], comparison: dict[str, Any] | None, varying: list[str]
 ) -> list[_Config]:
-    from rnnlab.experiments.grid import cell_label, configuration_key
-
     groups: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         groups.setdefault(configuration_key(row["config"]), []).append(row)

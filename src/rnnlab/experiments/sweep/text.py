@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from rnnlab.experiments.grid import short_field
+
 
 def params_text(params: dict[str, Any], short: bool = False) -> str:
     """`train.lr=0.01 train.optimizer=adam`; `short` names the fields as `short_names` does."""
@@ -14,8 +16,6 @@ def params_text(params: dict[str, Any], short: bool = False) -> str:
 
 def short_names(fields: list[str]) -> dict[str, str]:
     """train.lr -> lr, unless two swept fields share the last part."""
-    from rnnlab.experiments.grid import short_field  # grid imports torch: only when printing
-
     last = [short_field(f) for f in fields]
     return {f: (s if last.count(s) == 1 else f) for f, s in zip(fields, last)}
 

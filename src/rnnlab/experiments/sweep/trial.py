@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from rnnlab.config import apply_overrides
-from rnnlab.errors import ConfigError, RnnlabError
+from rnnlab.errors import ConfigError, RnnlabError, TrainingDiverged, TrainingInterrupted
 from rnnlab.experiments.sweep.plan import SweepPlan
 from rnnlab.experiments.sweep.recovery import find_run, saved_checkpoint
 from rnnlab.experiments.sweep.results import TrialRecord, trial_record, write_files
@@ -54,7 +54,6 @@ def run_trial(optuna: Any, study: Any, store: Any, plan: SweepPlan) -> TrialReco
     """Ask the study for parameters (or a queued retry), train that run and tell the study how
     it ended; an interrupted or failed trial raises once the study knows."""
     from rnnlab import api
-    from rnnlab.training.trainer import TrainingDiverged, TrainingInterrupted
 
     fail = optuna.trial.TrialState.FAIL
     trial = study.ask()
@@ -129,7 +128,7 @@ def run_trial(optuna: Any, study: Any, store: Any, plan: SweepPlan) -> TrialReco
         study.tell(trial, state=fail)
         write_files(optuna, study, plan)
         saved = f"its run is saved in {checkpoint}" if checkpoint else "no checkpoint was saved"
-        raise _interrupted(
+        raise TrainingInterrupted(
             f"sweep '{plan.study}' interrupted in trial #{trial.number} ({params_text(params)}); "
             f"{saved}; run the same command again to continue: that trial is resumed first"
         ) from None
@@ -164,11 +163,6 @@ def run_trial(optuna: Any, study: Any, store: Any, plan: SweepPlan) -> TrialReco
         study.tell(trial, float(metrics[plan.metric]))
     return trial_record(optuna, study.get_trials(deepcopy=False)[trial.number])
 
-
-def _interrupted(message: str) -> RnnlabError:
-    from rnnlab.training.trainer import TrainingInterrupted
-
-    return TrainingInterrupted(message)
 
 
 def _metrics_of(row: dict[str, Any] | None) -> dict[str, float]:
