@@ -14,11 +14,11 @@ import pytest
 
 import rnnlab
 from rnnlab import api
+from rnnlab.errors import TrainingDiverged, TrainingInterrupted
 from rnnlab.experiments.grid import compare
 from rnnlab.experiments.report import parse_run_ids, report, varying_fields
 from rnnlab.results.store import ResultsStore
 from rnnlab.tasks.classify import ClassifyTask
-from rnnlab.training.trainer import TrainingDiverged, TrainingInterrupted
 from tests.conftest import QUICK, one_line_error
 
 PNG = b"\x89PNG\r\n\x1a\n"

@@ -8,9 +8,14 @@ import pytest
 import torch
 
 from rnnlab import api
-from rnnlab.errors import CheckpointError, ConfigError, RnnlabError
+from rnnlab.errors import (
+    CheckpointError,
+    ConfigError,
+    RnnlabError,
+    TrainingDiverged,
+    TrainingInterrupted,
+)
 from rnnlab.tasks.classify import ClassifyTask
-from rnnlab.training.trainer import TrainingDiverged, TrainingInterrupted
 from tests.conftest import QUICK, assert_same_parameters, train_straight_and_resumed
 
 
