@@ -66,12 +66,18 @@ class TrainConfig:
 
 
 @dataclass
-class RunConfig:
+class _TopLevel:
+    """The settings of a run outside any [section] of its config file."""
+
     task: str = "classify"
     name: str = ""
     seed: int = 0
     device: str = "auto"
     threads: int = 0  # torch intra-op threads; 0 = torch's default
+
+
+@dataclass
+class RunConfig(_TopLevel):
     data: Any = None  # the task's own data dataclass
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -150,26 +156,13 @@ def from_dict(values: dict[str, Any]) -> RunConfig:
     top = build_section(_TopLevel, values, "run")
     task_cls = get_task_class(top.task)
     cfg = RunConfig(
-        task=top.task,
-        name=top.name,
-        seed=top.seed,
-        device=top.device,
-        threads=top.threads,
+        **dataclasses.asdict(top),
         data=build_section(task_cls.DataConfig, sections["data"], "data"),
         model=build_section(ModelConfig, sections["model"], "model"),
         train=build_section(TrainConfig, sections["train"], "train"),
     )
     validate(cfg)
     return cfg
-
-
-@dataclass
-class _TopLevel:
-    task: str = "classify"
-    name: str = ""
-    seed: int = 0
-    device: str = "auto"
-    threads: int = 0
 
 
 # --------------------------------------------------------------------------- validation
@@ -287,7 +280,7 @@ def to_toml(cfg: RunConfig) -> str:
     """Write a config back as TOML, so every run folder holds a file that re-runs it."""
     d = cfg.to_dict()
     lines = []
-    for key in ("task", "name", "seed", "device", "threads"):
+    for key in _field_types(_TopLevel):
         lines.append(f"{key} = {_toml_value(d[key])}")
     for section in _SECTIONS:
         lines.append(f"\n[{section}]")
