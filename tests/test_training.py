@@ -374,7 +374,7 @@ def test_a_store_from_before_groups_gains_the_column(tmp_path):
 def test_atomic_files_get_the_mode_open_would_give(tmp_path):
     import os
 
-    from rnnlab.training.checkpoint import atomic_write_text
+    from rnnlab.results.atomic import atomic_write_text
 
     old = os.umask(0o027)
     try:

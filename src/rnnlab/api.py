@@ -26,6 +26,7 @@ from rnnlab.config import (
 from rnnlab.config import to_toml as config_to_toml
 from rnnlab.data.paths import default_runs_dir, resolve_data_dir
 from rnnlab.errors import CheckpointError, ConfigError, RnnlabError
+from rnnlab.results.atomic import atomic_write_text
 from rnnlab.results.store import ResultsStore
 from rnnlab.tasks import get_task_class
 from rnnlab.tasks.base import Task
@@ -121,7 +122,7 @@ def train(
         if state is not None:
             run_dir = Path(resume).resolve().parent
     store.update_run(run_id, run_dir=str(run_dir), config=cfg.to_dict())
-    ckpt.atomic_write_text(run_dir / "config.toml", config_to_toml(cfg))
+    atomic_write_text(run_dir / "config.toml", config_to_toml(cfg))
 
     trainer = Trainer(
         task,

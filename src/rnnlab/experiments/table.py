@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from rnnlab.config import RunConfig, load_preset, preset_names, preset_published
 from rnnlab.experiments.grid import short_field
-from rnnlab.training.checkpoint import atomic_write_text
+from rnnlab.results.atomic import atomic_write_text
 
 if TYPE_CHECKING:
     from rnnlab.experiments.grid import ComparisonResult, PlannedRun, RunOutcome

@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from rnnlab.config import RunConfig
 from rnnlab.errors import TrainingDiverged, TrainingInterrupted
+from rnnlab.results.atomic import atomic_write_text
 from rnnlab.results.store import ResultsStore
 from rnnlab.tasks.base import Task
 from rnnlab.training import checkpoint as ckpt
@@ -363,7 +364,7 @@ class Trainer:
             "history": result.history,
             "checkpoint": str(result.checkpoint),
         }
-        ckpt.atomic_write_text(self.run_dir / "result.json", json.dumps(data, indent=2) + "\n")
+        atomic_write_text(self.run_dir / "result.json", json.dumps(data, indent=2) + "\n")
 
 
 def _batch_size(batch: Any) -> int:

@@ -13,6 +13,7 @@ from rnnlab.errors import RnnlabError
 from rnnlab.experiments.report.gather import LOSS_METRIC
 from rnnlab.experiments.report.page import render_html
 from rnnlab.experiments.report.plots import plot_curves, plot_final
+from rnnlab.results.atomic import atomic_write, atomic_write_text
 
 
 def default_slug(
@@ -61,7 +62,6 @@ def _plain(value: Any) -> Any:
 
 def write_report(folder: Path, data: dict[str, Any]) -> dict[str, Path]:
     """Draw the figures and write every file of the report; their paths by kind."""
-    from rnnlab.training.checkpoint import atomic_write, atomic_write_text
 
     metric = data["metric"]
     images = {

@@ -11,6 +11,7 @@ from typing import Any
 from rnnlab.config import apply_overrides
 from rnnlab.experiments.sweep.plan import SweepPlan
 from rnnlab.experiments.sweep.text import masked_url, metric_text, params_text
+from rnnlab.results.atomic import atomic_write_text
 
 
 @dataclass
@@ -115,7 +116,6 @@ def write_files(optuna: Any, study: Any, plan: SweepPlan) -> SweepResult:
     """sweep.json (every trial) and best.toml (a config that re-runs the best combination),
     written atomically after every trial, so a killed sweep still leaves both."""
     from rnnlab.config import to_toml
-    from rnnlab.training.checkpoint import atomic_write_text
 
     records = [trial_record(optuna, t) for t in study.get_trials(deepcopy=False)]
     complete = [r for r in records if r.state == "complete"]
