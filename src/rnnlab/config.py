@@ -236,17 +236,23 @@ def shipped_names(folder: str) -> list[str]:
     return sorted(p.name[:-5] for p in files.iterdir() if p.name.endswith(".toml"))
 
 
+def shipped_text(folder: str, name: str) -> str | None:
+    """The text of src/rnnlab/FOLDER/NAME.toml, or None when no such file is shipped."""
+    path = resources.files("rnnlab") / folder / f"{name}.toml"
+    return path.read_text(encoding="utf-8") if path.is_file() else None
+
+
 def preset_names() -> list[str]:
     return shipped_names("presets")
 
 
 def preset_text(name: str) -> str:
-    path = resources.files("rnnlab") / "presets" / f"{name}.toml"
-    if not path.is_file():
+    text = shipped_text("presets", name)
+    if text is None:
         raise ConfigError(
             f"unknown preset '{name}'; available presets: {', '.join(preset_names())}"
         )
-    return path.read_text(encoding="utf-8")
+    return text
 
 
 def preset_published(name: str) -> float | None:

@@ -18,7 +18,6 @@ import os
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ from rnnlab.config import (
     from_dict,
     override_items,
     shipped_names,
+    shipped_text,
 )
 from rnnlab.errors import ConfigError, RnnlabError, TrainingDiverged, TrainingInterrupted
 from rnnlab.experiments.ranges import int_ranges
@@ -61,10 +61,10 @@ def study_names() -> list[str]:
 
 
 def load_study(name: str) -> Study:
-    path = resources.files("rnnlab") / "studies" / f"{name}.toml"
-    if not path.is_file():
+    text = shipped_text("studies", name)
+    if text is None:
         raise ConfigError(f"unknown study '{name}'; available studies: {', '.join(study_names())}")
-    values = _parse_toml(path.read_text(encoding="utf-8"), f"study '{name}'")
+    values = _parse_toml(text, f"study '{name}'")
     known = {"description", "preset", "seeds", "set", "grid"}
     unknown = sorted(set(values) - known)
     if unknown:

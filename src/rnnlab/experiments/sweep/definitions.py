@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from rnnlab.config import _parse_toml, names_a_file, shipped_names
+from rnnlab.config import _parse_toml, names_a_file, shipped_names, shipped_text
 from rnnlab.errors import ConfigError
 
 # Keys of a shipped sweep definition (src/rnnlab/sweeps/NAME.toml).
@@ -35,17 +34,18 @@ def load_definition(name: str) -> dict[str, Any]:
     """A sweep definition as a dict, its keys and their types checked: a shipped one by name,
     or a TOML file of the same form by its path."""
     if names_a_file(name):
-        path: Any = Path(name)
+        path = Path(name)
         if not path.is_file():
             raise ConfigError(f"sweep file {name} does not exist; give a TOML file or a name")
+        text: str | None = path.read_text(encoding="utf-8")
     else:
-        path = resources.files("rnnlab") / "sweeps" / f"{name}.toml"
-        if not path.is_file():
+        text = shipped_text("sweeps", name)
+        if text is None:
             raise ConfigError(
                 f"unknown sweep '{name}'; shipped sweeps: {', '.join(definition_names())} "
                 "(rnnlab sweep --list shows them)"
             )
-    values = _parse_toml(path.read_text(encoding="utf-8"), f"sweep '{name}'")
+    values = _parse_toml(text, f"sweep '{name}'")
     unknown = sorted(set(values) - set(_DEFINITION_KEYS))
     if unknown:
         raise ConfigError(
