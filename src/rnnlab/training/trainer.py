@@ -372,4 +372,3 @@ def _batch_size(batch: Any) -> int:
     if isinstance(first, torch.Tensor):
         return int(first.shape[0])
     return len(first)
-

@@ -164,7 +164,6 @@ def run_trial(optuna: Any, study: Any, store: Any, plan: SweepPlan) -> TrialReco
     return trial_record(optuna, study.get_trials(deepcopy=False)[trial.number])
 
 
-
 def _metrics_of(row: dict[str, Any] | None) -> dict[str, float]:
     return {k: v for k, v in (row or {}).items() if k not in ("iteration", "wall_time")}
 
