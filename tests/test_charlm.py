@@ -12,7 +12,7 @@ from rnnlab import api, cli
 from rnnlab.config import ModelConfig, load_preset
 from rnnlab.data.text import StreamLayout, Vocab, read_text, resolve_text_path, split_text
 from rnnlab.errors import CheckpointError, ConfigError, DataError
-from rnnlab.generate import next_char, sample
+from rnnlab.inference.sampling import next_char, sample
 from rnnlab.models.charlm import CharLM, repackage
 from rnnlab.tasks.charlm import CharLMTask
 from tests.conftest import (

@@ -66,6 +66,22 @@ def test_inspect_preset_and_presets_list(capsys):
     assert code == 0 and "sheet-lstm" in out and "98.33" in out
 
 
+def test_every_command_has_its_function_on_the_package():
+    import rnnlab
+    from rnnlab.inference import sampling, tagging, translation
+
+    assert rnnlab.sample is sampling.sample
+    assert rnnlab.tag is tagging.tag and rnnlab.tag_many is tagging.tag_many
+    assert rnnlab.translate is translation.translate
+    assert set(rnnlab.__all__) >= {"compare", "download", "presets", "report", "sweep"}
+    for name in rnnlab.__all__:
+        assert callable(getattr(rnnlab, name)), name
+    presets = rnnlab.presets()
+    assert "seed-c" in presets and "95.54" in presets["seed-c"]
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        rnnlab.nope  # noqa: B018
+
+
 def test_resume_from_the_command_line(capsys, data_dir, tmp_path):
     common = ["--data-dir", str(data_dir), "--runs-dir", str(tmp_path)]
     assert run(capsys, "train", "--preset", "sheet-rnn", *common, *QUICK_FLAGS)[0] == 0

@@ -61,6 +61,19 @@ def test_download_uses_the_mirror_environment_variable(data_dir, mirror, tmp_pat
         assert verify(f, DATASETS["fashion-mnist"].md5[f.name[:-3]])
 
 
+def test_download_from_python_takes_one_name_or_several(data_dir, mirror, tmp_path, monkeypatch):
+    import rnnlab
+
+    served, url = mirror
+    for f in (data_dir / "MNIST" / "raw").glob("*.gz"):
+        shutil.copy(f, served / f.name)
+    monkeypatch.setenv("RNNLAB_MIRROR", url)
+    monkeypatch.setenv("RNNLAB_DATA", str(tmp_path / "env"))
+    assert rnnlab.download("mnist") == [tmp_path / "env" / "MNIST" / "raw"]
+    (folder,) = rnnlab.download(["mnist"], data_dir=tmp_path / "arg")
+    assert sorted(p.name for p in folder.iterdir()) == sorted(p.name for p in served.iterdir())
+
+
 def test_corrupt_download_is_rejected_and_not_kept(data_dir, mirror, tmp_path):
     served, url = mirror
     for f in (data_dir / "MNIST" / "raw").glob("*.gz"):

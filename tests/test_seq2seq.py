@@ -11,9 +11,9 @@ from rnnlab.cli import main
 from rnnlab.config import ModelConfig
 from rnnlab.data import synthetic
 from rnnlab.errors import CheckpointError, ConfigError
+from rnnlab.inference.translation import translate, translate_many
 from rnnlab.models.seq2seq import EOS, PAD, SOS, Attention, Seq2Seq
 from rnnlab.tasks.seq2seq import decoder_inputs
-from rnnlab.translate import translate, translate_many
 from tests.conftest import assert_same_parameters, train_straight_and_resumed
 
 # Reverse 4 digits with a small model: a few seconds of training.

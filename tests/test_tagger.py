@@ -12,7 +12,7 @@ import torch
 from rnnlab import api, cli
 from rnnlab.data import tagging as tg
 from rnnlab.errors import CheckpointError, DataError
-from rnnlab.tagging_api import format_tagged, tag, tag_many
+from rnnlab.inference.tagging import format_tagged, tag, tag_many
 from rnnlab.tasks.tagger import IGNORE
 from tests.conftest import (
     DATA,

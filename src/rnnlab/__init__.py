@@ -14,6 +14,13 @@ __version__ = "0.1.0"
 _API = {"train", "evaluate", "predict", "inspect", "load", "runs", "make_config"}
 # Functions that live beside the core API: name -> module.
 _MORE = {
+    "presets": "rnnlab.config",
+    "download": "rnnlab.data.download",
+    "sample": "rnnlab.inference.sampling",
+    "tag": "rnnlab.inference.tagging",
+    "tag_many": "rnnlab.inference.tagging",
+    "translate": "rnnlab.inference.translation",
+    "translate_many": "rnnlab.inference.translation",
     "compare": "rnnlab.experiments.grid",
     "report": "rnnlab.experiments.report",
     "sweep": "rnnlab.experiments.sweep",

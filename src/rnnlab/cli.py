@@ -234,22 +234,18 @@ def _primary_metric(task: str) -> str:
 
 
 def cmd_presets(args: argparse.Namespace) -> int:
-    from rnnlab.config import _parse_toml, preset_names, preset_text
+    from rnnlab.config import presets
 
-    for name in preset_names():
-        values = _parse_toml(preset_text(name), name)
-        print(f"  {name:<20} {values.get('description', '')}")
+    for name, description in presets().items():
+        print(f"  {name:<20} {description}")
     return 0
 
 
 def cmd_download(args: argparse.Namespace) -> int:
-    from rnnlab.data.download import download_dataset
-    from rnnlab.data.images import get_dataset
-    from rnnlab.data.paths import resolve_data_dir
+    from rnnlab.data.download import download
 
     for name in args.datasets:
-        folder = download_dataset(get_dataset(name), resolve_data_dir(args.data_dir))
-        print(f"{name}: ready in {folder}")
+        print(f"{name}: ready in {download(name, args.data_dir)[0]}")
     return 0
 
 

@@ -255,10 +255,19 @@ def preset_text(name: str) -> str:
     return text
 
 
+def _preset_top_level(name: str, key: str) -> Any:
+    return _parse_toml(preset_text(name), f"preset '{name}'").get(key)
+
+
 def preset_published(name: str) -> float | None:
     """The test accuracy (%) the tutorials report for a preset's recipe on MNIST, if any."""
-    value = _parse_toml(preset_text(name), f"preset '{name}'").get("published")
+    value = _preset_top_level(name, "published")
     return float(value) if value is not None else None
+
+
+def presets() -> dict[str, str]:
+    """The shipped presets: name -> one-line description."""
+    return {name: str(_preset_top_level(name, "description") or "") for name in preset_names()}
 
 
 def load_preset(name: str) -> RunConfig:

@@ -6,7 +6,7 @@ import argparse
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from rnnlab.generate import sample
+    from rnnlab.inference.sampling import sample
 
     text = sample(
         args.checkpoint,

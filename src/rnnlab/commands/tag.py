@@ -38,7 +38,7 @@ def _read_lines(path: str) -> list[str]:
 
 
 def cmd_tag(args: argparse.Namespace) -> int:
-    from rnnlab.tagging_api import format_tagged, tag_many
+    from rnnlab.inference.tagging import format_tagged, tag_many
 
     sentences = list(args.sentences)
     if args.file:

@@ -6,7 +6,7 @@ import argparse
 
 
 def cmd_translate(args: argparse.Namespace) -> int:
-    from rnnlab.translate import translate_many
+    from rnnlab.inference.translation import translate_many
 
     answers = translate_many(args.checkpoint, args.texts, device=args.device or "cpu")
     for text, answer in zip(args.texts, answers):

@@ -16,7 +16,8 @@ import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
-from rnnlab.data.images import SPLIT_FILES, ImageDataset, find_file, raw_folder
+from rnnlab.data.images import SPLIT_FILES, ImageDataset, find_file, get_dataset, raw_folder
+from rnnlab.data.paths import resolve_data_dir
 from rnnlab.errors import DataError
 
 # Tests and private mirrors can point elsewhere, e.g. RNNLAB_MIRROR=http://127.0.0.1:8000/
@@ -69,6 +70,16 @@ def download_dataset(
             )
         _fetch(stem, folder, mirrors, accepted, timeout)
     return folder
+
+
+def download(
+    datasets: str | Sequence[str] = "mnist", data_dir: str | Path | None = None
+) -> list[Path]:
+    """Fetch (or check) "mnist" / "fashion-mnist" under the data root (`data_dir`, else
+    $RNNLAB_DATA, else the user cache), verifying every file's md5; the raw folder of each."""
+    names = [datasets] if isinstance(datasets, str) else list(datasets)
+    root = resolve_data_dir(data_dir)
+    return [download_dataset(get_dataset(name), root) for name in names]
 
 
 def _fetch(

@@ -170,7 +170,7 @@ class CharLMTask(Task):
     def on_eval(self, model: nn.Module, iteration: int) -> str | None:
         """A short sample, so a user watches the model learn. Its own generator leaves the
         global RNG (dropout masks) untouched: a resumed run draws the same masks."""
-        from rnnlab.generate import generate_ids
+        from rnnlab.inference.sampling import generate_ids
 
         prime = "\n" if "\n" in self.vocab.index else self.vocab.chars[0]
         g = torch.Generator(device=self.device.type).manual_seed(self.config.seed + iteration)

@@ -1,7 +1,7 @@
 """Sampling text from a character language model.
 
->>> from rnnlab.generate import sample
->>> print(sample("runs/charlm-shakespeare-0001/best.pt", prime="ROMEO:", length=300, seed=1))
+>>> import rnnlab
+>>> print(rnnlab.sample("runs/charlm-shakespeare-0001/best.pt", prime="ROMEO:", length=300, seed=1))
 
 The prime is read first (it warms the hidden state); then each next character is drawn with
 torch.multinomial from softmax(logits / temperature), optionally from the top-k only.

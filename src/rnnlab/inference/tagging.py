@@ -1,7 +1,7 @@
 """Tag sentences with a trained part-of-speech tagger.
 
->>> from rnnlab.tagging_api import tag
->>> tag("runs/pos-ewt-0001/best.pt", "The old man the boat .")
+>>> import rnnlab
+>>> rnnlab.tag("runs/pos-ewt-0001/best.pt", "The old man the boat .")
 [('The', 'DET'), ('old', 'ADJ'), ...]
 
 No data files are needed: the vocabularies travel in the checkpoint.
