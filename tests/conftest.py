@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +55,12 @@ def classify_checkpoint(data_dir, tmp_path_factory) -> Path:
         verbose=False,
     )
     return result.checkpoint
+
+
+def press_ctrl_c() -> None:
+    """What a user's Ctrl-C does: SIGINT to this process (the trainer stops at the next
+    iteration boundary)."""
+    signal.raise_signal(signal.SIGINT)
 
 
 def train_straight_and_resumed(

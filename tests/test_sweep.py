@@ -18,7 +18,7 @@ from rnnlab.errors import ConfigError
 from rnnlab.experiments import sweep as sw
 from rnnlab.results.store import ResultsStore
 from rnnlab.tasks.classify import ClassifyTask
-from tests.conftest import QUICK, one_line_error
+from tests.conftest import QUICK, one_line_error, press_ctrl_c
 
 optuna = pytest.importorskip("optuna")
 
@@ -138,7 +138,7 @@ def test_ctrl_c_mid_trial_then_the_same_command_resumes_that_trial_first(
 
     def ctrl_c_in_trial_1(self, iteration):
         if self.config.name == "s-t001" and iteration == 15:
-            raise KeyboardInterrupt
+            press_ctrl_c()
         return original(self, iteration)
 
     monkeypatch.setattr(ClassifyTask, "batch", ctrl_c_in_trial_1)
@@ -150,7 +150,7 @@ def test_ctrl_c_mid_trial_then_the_same_command_resumes_that_trial_first(
     assert len(err.splitlines()) == 1
     assert "interrupted in trial #1" in err and "run the same command again" in err
     (run_1,) = [r for r in group_runs(tmp_path, "s") if r["name"] == "s-t001"]
-    assert run_1["status"] == "interrupted" and run_1["iteration"] == 15
+    assert run_1["status"] == "interrupted" and run_1["iteration"] == 16
     summary = json.loads((tmp_path / "sweeps" / "s" / "sweep.json").read_text())
     states = [(t["number"], t["state"]) for t in summary["trials"]]
     assert states == [(0, "complete"), (1, "interrupted")]

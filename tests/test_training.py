@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 
 import pytest
 import torch
@@ -16,7 +17,12 @@ from rnnlab.errors import (
     TrainingInterrupted,
 )
 from rnnlab.tasks.classify import ClassifyTask
-from tests.conftest import QUICK, assert_same_parameters, train_straight_and_resumed
+from tests.conftest import (
+    QUICK,
+    assert_same_parameters,
+    press_ctrl_c,
+    train_straight_and_resumed,
+)
 
 
 def quick(**extra):
@@ -145,18 +151,19 @@ def test_ctrl_c_saves_and_resume_finishes(data_dir, tmp_path, monkeypatch):
     )
     original = ClassifyTask.batch
 
-    def interrupt_at_30(self, iteration):
+    def ctrl_c_during_30(self, iteration):
         if iteration == 30:
-            raise KeyboardInterrupt
+            press_ctrl_c()  # mid-iteration: the iteration in flight still finishes
         return original(self, iteration)
 
-    monkeypatch.setattr(ClassifyTask, "batch", interrupt_at_30)
-    with pytest.raises(TrainingInterrupted, match="interrupted at iteration 30/40.*--resume"):
+    monkeypatch.setattr(ClassifyTask, "batch", ctrl_c_during_30)
+    with pytest.raises(TrainingInterrupted, match="interrupted at iteration 31/40.*--resume"):
         api.train(
             "sheet-rnn", overrides=over, data_dir=data_dir, runs_dir=tmp_path / "b", verbose=False
         )
     (run,) = api.runs(tmp_path / "b")
-    assert run["status"] == "interrupted"
+    assert run["status"] == "interrupted" and run["iteration"] == 31
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
     monkeypatch.setattr(ClassifyTask, "batch", original)
     resumed = api.train(
         resume=run["checkpoint"], data_dir=data_dir, runs_dir=tmp_path / "b", verbose=False
@@ -250,18 +257,59 @@ def test_checkpoint_that_does_not_match_the_model(data_dir, tmp_path):
     torch.save(payload, bad)
     with pytest.raises(CheckpointError, match=r"does not match the model: rnn.weight_ih_l0 is"):
         api.evaluate(bad, data_dir=data_dir)
+    # damaged copies of a real checkpoint: cut short, or an entry removed
+    raw = result.checkpoint.read_bytes()
+    for size in (100, 5000, len(raw) // 2):
+        bad.write_bytes(raw[:size])
+        with pytest.raises(CheckpointError, match="not a readable rnnlab checkpoint"):
+            api.evaluate(bad, data_dir=data_dir)
+    del payload["model"]
+    torch.save(payload, bad)
+    with pytest.raises(CheckpointError, match="damaged rnnlab checkpoint .its 'model' entry"):
+        api.evaluate(bad, data_dir=data_dir)
 
 
 def test_unreadable_checkpoints(tmp_path):
     junk = tmp_path / "junk.pt"
-    junk.write_bytes(b"not a checkpoint")
-    with pytest.raises(CheckpointError, match="not a readable rnnlab checkpoint"):
-        api.evaluate(junk)
+    for content in (b"not a checkpoint", b"hello\n", b""):
+        junk.write_bytes(content)
+        with pytest.raises(CheckpointError, match="not a readable rnnlab checkpoint"):
+            api.evaluate(junk)
     torch.save({"weights": torch.zeros(2)}, tmp_path / "other.pt")
     with pytest.raises(CheckpointError, match="not an rnnlab checkpoint"):
         api.evaluate(tmp_path / "other.pt")
     with pytest.raises(CheckpointError, match="does not exist"):
         api.evaluate(tmp_path / "missing.pt")
+
+
+def test_a_second_ctrl_c_stops_at_once_and_keeps_the_last_checkpoint(
+    data_dir, tmp_path, monkeypatch
+):
+    over = quick(**{"train.iters": 40, "train.eval_every": 20, "model.hidden": 16})
+    straight = api.train(
+        "sheet-rnn", overrides=over, data_dir=data_dir, runs_dir=tmp_path / "a", verbose=False
+    )
+    original = ClassifyTask.batch
+
+    def twice_during_30(self, iteration):
+        if iteration == 30:
+            press_ctrl_c()
+            press_ctrl_c()  # raises KeyboardInterrupt here, mid-iteration
+        return original(self, iteration)
+
+    monkeypatch.setattr(ClassifyTask, "batch", twice_during_30)
+    with pytest.raises(
+        TrainingInterrupted, match=r"stopped at once at iteration 30/40; the last checkpoint"
+    ) as caught:
+        api.train(
+            "sheet-rnn", overrides=over, data_dir=data_dir, runs_dir=tmp_path / "b", verbose=False
+        )
+    assert "(iteration 20); continue with: rnnlab train --resume" in str(caught.value)
+    (run,) = api.runs(tmp_path / "b")
+    assert run["status"] == "interrupted" and run["iteration"] == 20
+    monkeypatch.setattr(ClassifyTask, "batch", original)
+    resumed = api.train(resume=run["checkpoint"], data_dir=data_dir, verbose=False)
+    assert_same_parameters(straight.checkpoint, resumed.checkpoint)
 
 
 def test_batch_larger_than_the_data(data_dir, tmp_path):

@@ -7,8 +7,6 @@ so loading a checkpoint never runs code from it.
 
 from __future__ import annotations
 
-import pickle
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +34,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         )
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError, ValueError) as exc:
+    except Exception as exc:  # torch.load fails in many ways on a damaged or foreign file
         lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
         # torch's weights_only errors put the useful line last, behind a long preamble
         first = next((ln for ln in lines if "Unpickler error" in ln), lines[0] if lines else "")
@@ -49,6 +47,12 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"{path} is not an rnnlab checkpoint (no rnnlab header)")
     if payload.get("version", 0) > VERSION:
         raise CheckpointError(f"{path} was written by a newer rnnlab; upgrade rnnlab to read it")
+    broken = next((k for k in ("config", "model") if not isinstance(payload.get(k), dict)), None)
+    if broken:
+        raise CheckpointError(
+            f"{path} is a damaged rnnlab checkpoint (its '{broken}' entry is missing or not a "
+            "table); use another checkpoint of the run (last.pt / best.pt)"
+        )
     return payload
 
 

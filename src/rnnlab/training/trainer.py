@@ -3,8 +3,8 @@
 Reads top to bottom: `fit` runs iterations [start, total); every `eval_every` iterations it
 evaluates, prints the tutorials' line (iteration, loss, accuracy) with speed and time left,
 records the metrics and saves `last.pt` (and `best.pt` when the primary metric improved).
-Ctrl-C saves and stops cleanly; a NaN loss stops without overwriting the last good
-checkpoint.
+Ctrl-C stops at the next iteration boundary and saves (training/interrupt.py); a NaN loss
+stops without overwriting the last good checkpoint.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from rnnlab.results.atomic import atomic_write_text
 from rnnlab.results.store import ResultsStore
 from rnnlab.tasks.base import Task
 from rnnlab.training import checkpoint as ckpt
+from rnnlab.training.interrupt import GracefulStop
 from rnnlab.training.optim import learning_rate, make_optimizer, set_learning_rate
 from rnnlab.training.progress import hms
 from rnnlab.training.runtime import autocast, versions
@@ -92,6 +93,7 @@ class Trainer:
         self.prior_train_time = 0.0
         self.prior_samples = 0
         self.running: dict[str, Any] = {}
+        self.saved_iteration = 0  # the iteration last.pt holds
         if resume_state is not None:
             self._restore(resume_state)
 
@@ -136,7 +138,7 @@ class Trainer:
     def _restore(self, state: dict[str, Any]) -> None:
         ckpt.load_model_state(self.model, state["model"], "to resume")
         self.optimizer.load_state_dict(state["optimizer"])
-        self.iteration = int(state["iteration"])
+        self.iteration = self.saved_iteration = int(state["iteration"])
         self.history = list(state.get("history", []))
         self.best = dict(state.get("best", {}))
         self.prior_wall = float(state.get("wall_time", 0.0))
@@ -164,7 +166,11 @@ class Trainer:
         last_good = self.last_path if self.last_path.exists() else None
 
         self.store.update_run(
-            self.run_id, status="running", total_iterations=self.total, precision=self.precision
+            self.run_id,
+            status="running",
+            total_iterations=self.total,
+            precision=self.precision,
+            message=None,  # a resumed run drops its "interrupted" note
         )
         bar = tqdm(
             total=self.total,
@@ -184,81 +190,101 @@ class Trainer:
             return (self.prior_samples + samples) / t if t > 0 else 0.0
 
         status = "completed"
+        stop = GracefulStop(announce=self.verbose)
         try:
-            while self.iteration < self.total:
-                it = self.iteration
-                t0 = time.perf_counter()
-                set_learning_rate(self.optimizer, learning_rate(cfg, it, self.total))
-                batch = task.batch(it)
-                with autocast(self.device, self.precision):
-                    loss, extras = task.loss(model, batch, it)
-                loss_value = loss.item()
-                if not math.isfinite(loss_value):
-                    self._diverged(it, loss_value, last_good, elapsed())
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if cfg.clip_grad > 0:
-                    nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad)
-                self.optimizer.step()
-                self.iteration = it + 1
-                n = _batch_size(batch)
-                samples += n
-                train_time += time.perf_counter() - t0
-                loss_sum += loss_value
-                loss_count += 1
-                for k, v in extras.items():
-                    extras_sum[k] = extras_sum.get(k, 0.0) + float(v)
-                bar.update(1)
-                if self.iteration % 10 == 0:
-                    bar.set_postfix(loss=f"{loss_value:.4f}", sps=f"{speed():,.0f}")
+            with stop:
+                while self.iteration < self.total:
+                    if stop.requested:
+                        raise KeyboardInterrupt
+                    it = self.iteration
+                    t0 = time.perf_counter()
+                    set_learning_rate(self.optimizer, learning_rate(cfg, it, self.total))
+                    batch = task.batch(it)
+                    with autocast(self.device, self.precision):
+                        loss, extras = task.loss(model, batch, it)
+                    loss_value = loss.item()
+                    if not math.isfinite(loss_value):
+                        self._diverged(it, loss_value, last_good, elapsed())
+                    self.optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    if cfg.clip_grad > 0:
+                        nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad)
+                    self.optimizer.step()
+                    self.iteration = it + 1
+                    n = _batch_size(batch)
+                    samples += n
+                    train_time += time.perf_counter() - t0
+                    loss_sum += loss_value
+                    loss_count += 1
+                    for k, v in extras.items():
+                        extras_sum[k] = extras_sum.get(k, 0.0) + float(v)
+                    bar.update(1)
+                    if self.iteration % 10 == 0:
+                        bar.set_postfix(loss=f"{loss_value:.4f}", sps=f"{speed():,.0f}")
 
-                if self.iteration % cfg.eval_every == 0 or self.iteration == self.total:
-                    train_metrics = {"train_loss": loss_sum / max(1, loss_count)}
-                    train_metrics.update(
-                        {f"train_{k}": v / max(1, loss_count) for k, v in extras_sum.items()}
-                    )
-                    loss_sum, loss_count, extras_sum = 0.0, 0, {}
-                    line = self._evaluate_and_save(train_metrics, elapsed(), train_time, samples)
-                    last_good = self.last_path
-                    done = self.iteration - start_iter
-                    rate = (time.perf_counter() - started) / max(1, done)
-                    self._say(
-                        bar,
-                        f"{line} | {task.format_speed(speed())} | {hms(elapsed())} elapsed | "
-                        f"{hms(rate * (self.total - self.iteration))} left",
-                    )
-                    extra = self.task.on_eval(model, self.iteration)
-                    model.train()
-                    if extra:
-                        self._say(bar, extra)
-                    if self.on_evaluate is not None and self.on_evaluate(
-                        self.iteration, self.history[-1]
-                    ):
-                        status = "stopped"
-                        break
+                    if self.iteration % cfg.eval_every == 0 or self.iteration == self.total:
+                        train_metrics = {"train_loss": loss_sum / max(1, loss_count)}
+                        train_metrics.update(
+                            {f"train_{k}": v / max(1, loss_count) for k, v in extras_sum.items()}
+                        )
+                        loss_sum, loss_count, extras_sum = 0.0, 0, {}
+                        line = self._evaluate_and_save(
+                            train_metrics, elapsed(), train_time, samples
+                        )
+                        last_good = self.last_path
+                        done = self.iteration - start_iter
+                        rate = (time.perf_counter() - started) / max(1, done)
+                        self._say(
+                            bar,
+                            f"{line} | {task.format_speed(speed())} | {hms(elapsed())} elapsed | "
+                            f"{hms(rate * (self.total - self.iteration))} left",
+                        )
+                        extra = self.task.on_eval(model, self.iteration)
+                        model.train()
+                        if extra:
+                            self._say(bar, extra)
+                        if self.on_evaluate is not None and self.on_evaluate(
+                            self.iteration, self.history[-1]
+                        ):
+                            status = "stopped"
+                            break
         except KeyboardInterrupt:
             bar.close()
             wall = elapsed()
-            ckpt.save_checkpoint(
-                self.last_path,
-                self.payload(
-                    wall,
-                    self.prior_train_time + train_time,
-                    self.prior_samples + samples,
-                    {"loss_sum": loss_sum, "loss_count": loss_count, "extras_sum": extras_sum},
-                ),
-            )
+            if stop.requested and not stop.twice:
+                ckpt.save_checkpoint(
+                    self.last_path,
+                    self.payload(
+                        wall,
+                        self.prior_train_time + train_time,
+                        self.prior_samples + samples,
+                        {"loss_sum": loss_sum, "loss_count": loss_count, "extras_sum": extras_sum},
+                    ),
+                )
+                self.saved_iteration = self.iteration
+                said = f"interrupted at iteration {self.iteration}/{self.total}"
+                said += f"; saved {self.last_path}"
+            else:  # stopped mid-iteration: the state in memory is half-updated, keep the last save
+                said = f"stopped at once at iteration {self.iteration}/{self.total}"
+            saved = self.last_path.exists()
             self.store.update_run(
                 self.run_id,
                 status="interrupted",
-                iteration=self.iteration,
+                iteration=self.saved_iteration,
                 wall_time=wall,
-                checkpoint=str(self.last_path),
+                checkpoint=str(self.last_path) if saved else None,
                 message="interrupted by the user",
             )
+            if not saved:
+                raise TrainingInterrupted(
+                    f"{said}; nothing was saved yet, so start it again"
+                ) from None
+            if self.saved_iteration != self.iteration:
+                said += (
+                    f"; the last checkpoint is {self.last_path} (iteration {self.saved_iteration})"
+                )
             raise TrainingInterrupted(
-                f"interrupted at iteration {self.iteration}/{self.total}; saved {self.last_path}; "
-                f"continue with: rnnlab train --resume {self.last_path}"
+                f"{said}; continue with: rnnlab train --resume {self.last_path}"
             ) from None
         bar.close()
 
@@ -315,6 +341,7 @@ class Trainer:
             wall, self.prior_train_time + train_time, self.prior_samples + samples
         )
         ckpt.save_checkpoint(self.last_path, payload)
+        self.saved_iteration = self.iteration
         if improved:
             ckpt.save_checkpoint(self.best_path, payload)
         self.store.update_run(
