@@ -49,6 +49,10 @@ def test_train_evaluate_predict_inspect_runs(capsys, data_dir, tmp_path):
     assert row["config"]["train"]["lr"] == 0.05 and row["config"]["data"]["order"] == "dataloader"
     code, out, _ = run(capsys, "runs", "--runs-dir", str(tmp_path))
     assert "seed-c" in out and "completed" in out
+    code, out, _ = run(capsys, "runs", "--runs-dir", str(tmp_path), "--status", "failed")
+    assert code == 0 and out.startswith("no recorded run matches the filter")
+    code, out, _ = run(capsys, "runs", "--runs-dir", str(tmp_path / "empty"))
+    assert code == 0 and out.startswith("no runs recorded yet")
     code, out, _ = run(capsys, "evaluate", str(ckpt), "--data-dir", str(data_dir))
     assert code == 0 and "Confusion matrix" in out and "test_acc" in out
     code, out, _ = run(
@@ -80,6 +84,23 @@ def test_every_command_has_its_function_on_the_package():
     assert "seed-c" in presets and "95.54" in presets["seed-c"]
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         rnnlab.nope  # noqa: B018
+
+
+def test_a_corrupt_results_store_is_one_clear_line(capsys, tmp_path):
+    import sqlite3
+
+    (tmp_path / "rnnlab.db").write_bytes(bytes(range(256)) * 16)
+    code, _, err = run(capsys, "runs", "--runs-dir", str(tmp_path))
+    assert code == 1 and "results store" in err and "is corrupt" in err and "move it aside" in err
+    assert len(err.strip().splitlines()) == 1
+    good = tmp_path / "good"
+    from rnnlab.results.store import ResultsStore
+
+    run_id = ResultsStore(good).create_run(name="x", task="classify", config={"seed": 0})
+    with sqlite3.connect(good / "rnnlab.db") as db:
+        db.execute("UPDATE runs SET config = '{x' WHERE id = ?", (run_id,))
+    code, _, err = run(capsys, "runs", "--runs-dir", str(good))
+    assert code == 1 and f"run {run_id} in the results store has a corrupt 'config'" in err
 
 
 def test_resume_from_the_command_line(capsys, data_dir, tmp_path):

@@ -47,8 +47,12 @@ OVERRIDE_FLAGS: dict[str, tuple[str, Any, str]] = {
 
 
 def add_common_args(parser: argparse.ArgumentParser, overrides: bool = True) -> None:
-    parser.add_argument("--data-dir", help="data root (default: $RNNLAB_DATA or ~/.cache/rnnlab)")
-    parser.add_argument("--runs-dir", help="runs folder and results store (default: ./runs)")
+    parser.add_argument(
+        "--data-dir", help="data root (default: $RNNLAB_DATA, else ~/.cache/rnnlab/data)"
+    )
+    parser.add_argument(
+        "--runs-dir", help="runs folder and results store (default: $RNNLAB_RUNS, else ./runs)"
+    )
     if not overrides:
         return
     group = parser.add_argument_group("config overrides")
@@ -206,7 +210,13 @@ def cmd_runs(args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2, default=str))
         return 0
     if not rows:
-        print("no runs recorded yet (train one with: rnnlab train --preset seed-c)")
+        filtered = any(
+            getattr(args, key) is not None for key in ("name", "task", "status", "group")
+        )
+        if filtered and api.runs(args.runs_dir, limit=1):
+            print("no recorded run matches the filter (rnnlab runs without it lists them all)")
+        else:
+            print("no runs recorded yet (train one with: rnnlab train --preset seed-c)")
         return 0
     head = (
         f"{'id':>4}  {'name':<22} {'task':<9} {'status':<11} {'iter':>6} {'metric':>16} {'time':>8}"

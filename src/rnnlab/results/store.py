@@ -80,6 +80,13 @@ class ResultsStore:
         try:
             with db:  # one transaction: commit on success, roll back on error
                 yield db
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError):
+                raise
+            raise RnnlabError(
+                f"the results store {self.path} is corrupt ({exc}); move it aside and run "
+                "again (each run's folder keeps its config.toml, result.json and checkpoints)"
+            ) from None
         finally:
             db.close()
 
@@ -181,5 +188,11 @@ def _decode(row: sqlite3.Row) -> dict[str, Any]:
     out = dict(row)
     for key in _JSON_COLUMNS:
         if out.get(key):
-            out[key] = json.loads(out[key])
+            try:
+                out[key] = json.loads(out[key])
+            except json.JSONDecodeError:
+                raise RnnlabError(
+                    f"run {out.get('id')} in the results store has a corrupt '{key}' column; "
+                    "repair or delete that row (sqlite3 RUNS/rnnlab.db)"
+                ) from None
     return out
