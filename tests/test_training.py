@@ -312,6 +312,48 @@ def test_a_second_ctrl_c_stops_at_once_and_keeps_the_last_checkpoint(
     assert_same_parameters(straight.checkpoint, resumed.checkpoint)
 
 
+def test_resume_goes_on_in_its_own_store_and_never_overwrites_another_run(
+    data_dir, tmp_path, monkeypatch, capsys
+):
+    over = quick(**{"train.iters": 20, "train.eval_every": 10, "model.hidden": 16})
+    first = api.train(
+        "sheet-rnn", overrides=over, data_dir=data_dir, runs_dir=tmp_path / "y", verbose=False
+    )
+    # another store, current by default, whose run 1 is a different run
+    monkeypatch.setenv("RNNLAB_RUNS", str(tmp_path / "other"))
+    api.train("seed-c", overrides=over, data_dir=data_dir, verbose=False)
+    config_before = (first.run_dir / "config.toml").read_text()
+
+    # a bad resume writes nothing: too few iterations, a model that does not fit
+    with pytest.raises(ConfigError, match="is at iteration 20, past the 10 asked for"):
+        api.train(resume=first.checkpoint, overrides={"train.iters": 10}, data_dir=data_dir)
+    with pytest.raises(CheckpointError, match="does not match the model"):
+        api.train(resume=first.checkpoint, overrides={"model.hidden": 32}, data_dir=data_dir)
+    assert (first.run_dir / "config.toml").read_text() == config_before
+    assert api.runs(tmp_path / "y")[0]["config"]["model"]["hidden"] == 16
+
+    # resumed without --runs-dir: the store beside the checkpoint's run folder goes on
+    capsys.readouterr()
+    resumed = api.train(
+        resume=first.checkpoint, overrides={"train.iters": 30, "train.lr": 0.002}, data_dir=data_dir
+    )
+    out = capsys.readouterr().out
+    assert "Resuming run 1 at iteration 20" in out
+    assert "Changed on resume: train.iters 20 -> 30; train.lr 0.001 -> 0.002" in out
+    (row,) = api.runs(tmp_path / "y")
+    assert row["iteration"] == 30 and row["config"]["train"]["lr"] == 0.002
+    (other,) = api.runs(tmp_path / "other")
+    assert other["name"] == "seed-c" and other["iteration"] == 20
+
+    # an older checkpoint of the run (best.pt) starts a new run: last.pt is kept
+    best = resumed.run_dir / "best.pt"
+    last_before = (resumed.run_dir / "last.pt").read_bytes()
+    branch = api.train(resume=best, overrides={"train.iters": 40}, data_dir=data_dir, verbose=False)
+    assert branch.run_id == 2 and branch.run_dir != resumed.run_dir
+    assert (resumed.run_dir / "last.pt").read_bytes() == last_before
+    assert {r["id"]: r["iteration"] for r in api.runs(tmp_path / "y")} == {1: 30, 2: 40}
+
+
 def test_batch_larger_than_the_data(data_dir, tmp_path):
     with pytest.raises(ConfigError, match="batch_size=5000 is larger than the 1000 training"):
         api.train(

@@ -18,6 +18,7 @@ from torch import nn
 from rnnlab.config import (
     RunConfig,
     apply_overrides,
+    flatten,
     from_dict,
     load_config_file,
     load_preset,
@@ -27,7 +28,7 @@ from rnnlab.config import to_toml as config_to_toml
 from rnnlab.data.paths import default_runs_dir, resolve_data_dir
 from rnnlab.errors import CheckpointError, ConfigError, RnnlabError
 from rnnlab.results.atomic import atomic_write_text
-from rnnlab.results.store import ResultsStore
+from rnnlab.results.store import DB_NAME, ResultsStore
 from rnnlab.tasks import get_task_class
 from rnnlab.tasks.base import Task
 from rnnlab.training import checkpoint as ckpt
@@ -39,7 +40,7 @@ from rnnlab.training.runtime import (
     set_threads,
     versions,
 )
-from rnnlab.training.trainer import EvalHook, RunResult, Trainer
+from rnnlab.training.trainer import EvalHook, RunResult, Trainer, total_iterations
 
 
 def make_config(
@@ -80,16 +81,18 @@ def train(
     results store; `on_evaluate(iteration, metrics)` is called after every evaluation and
     ends the run early (status "stopped") when it returns true."""
     state = None
+    changes: list[str] = []
     if resume is not None:
         state = ckpt.load_checkpoint(resume)
         cfg = from_dict(state["config"])
         if overrides:
             apply_overrides(cfg, overrides)
+            changes = _changed_fields(from_dict(state["config"]), cfg)
     else:
         cfg = make_config(config, overrides)
 
     data_path = resolve_data_dir(data_dir)
-    runs_path = Path(runs_dir) if runs_dir else default_runs_dir()
+    runs_path = _runs_path(runs_dir, resume)
     store = ResultsStore(runs_path)
     device = resolve_device(cfg.device)
     if device.type == "cpu":
@@ -102,10 +105,19 @@ def train(
         cfg, data_path, device, state.get("task_state") if state else None
     )
     model = task.build_model().to(device)
+    if state is not None:  # check before anything is written: a mismatch leaves no trace
+        ckpt.load_model_state(model, state["model"], str(resume))
+        total = total_iterations(task, cfg)
+        if total < int(state["iteration"]):
+            raise ConfigError(
+                f"{resume} is at iteration {state['iteration']}, past the {total} asked for; "
+                "give --iters (or --epochs) beyond it to train on"
+            )
 
-    if state is not None and state.get("run_id") and store.has_run(int(state["run_id"])):
-        run_id = int(state["run_id"])
-        run_dir = Path(resume).resolve().parent
+    continued = _run_continued(store, state, Path(resume)) if state is not None else None
+    if continued is not None:
+        run_id, run_dir = continued
+        store.update_run(run_id, seed=cfg.seed)
     else:
         run_id = store.create_run(
             name=cfg.name or cfg.task,
@@ -119,8 +131,6 @@ def train(
             group_name=group,
         )
         run_dir = runs_path / f"{_slug(cfg.name or cfg.task)}-{run_id:04d}"
-        if state is not None:
-            run_dir = Path(resume).resolve().parent
     store.update_run(run_id, run_dir=str(run_dir), config=cfg.to_dict())
     atomic_write_text(run_dir / "config.toml", config_to_toml(cfg))
 
@@ -138,16 +148,19 @@ def train(
         on_evaluate=on_evaluate,
     )
     if verbose:
-        action = (
-            f"Resuming run {run_id} at iteration {trainer.iteration}"
-            if state
-            else (f"Run {run_id}")
-        )
+        if continued is not None:
+            action = f"Resuming run {run_id} at iteration {trainer.iteration}"
+        elif state is not None:
+            action = f"Run {run_id}, from {resume} at iteration {trainer.iteration}"
+        else:
+            action = f"Run {run_id}"
         print(
             f"{action}: {cfg.name or cfg.task} | {task.describe()} | "
             f"{_count_parameters(model):,} parameters | {device}, {precision} | seed {cfg.seed}",
             flush=True,
         )
+        if changes:
+            print(f"Changed on resume: {'; '.join(changes)}", flush=True)
     result = trainer.fit()
     if save is not None:
         ckpt.save_checkpoint(save, ckpt.load_checkpoint(result.checkpoint))
@@ -159,6 +172,46 @@ def train(
             flush=True,
         )
     return result
+
+
+def _runs_path(runs_dir: str | Path | None, resume: str | Path | None) -> Path:
+    """--runs-dir, else (resuming) the store beside the checkpoint's run folder, else the
+    default: a resumed run goes on in the store it started in."""
+    if runs_dir:
+        return Path(runs_dir)
+    if resume is not None:
+        beside = Path(resume).resolve().parent.parent
+        if (beside / DB_NAME).is_file():
+            return beside
+    return default_runs_dir()
+
+
+def _run_continued(
+    store: ResultsStore, state: dict[str, Any], checkpoint: Path
+) -> tuple[int, Path] | None:
+    """(run id, folder) when `checkpoint` is the newest checkpoint of a run in `store`, which
+    then goes on in place. Any other checkpoint (best.pt, a --save copy, one from another
+    store) starts a new run from its state, so nothing recorded is overwritten."""
+    row = store.get_run(int(state["run_id"])) if state.get("run_id") else None
+    if row is None or not row.get("run_dir"):
+        return None
+    folder = Path(row["run_dir"]).resolve()
+    if checkpoint.resolve().parent != folder:
+        return None
+    last = folder / "last.pt"
+    if checkpoint.name != "last.pt" and last.exists():
+        return None
+    return int(row["id"]), folder
+
+
+def _changed_fields(before: RunConfig, after: RunConfig) -> list[str]:
+    """'train.iters 20 -> 40' for every field an override changed on resume."""
+    old, new = flatten(before.to_dict()), flatten(after.to_dict())
+    changes = [f"{k} {old.get(k)} -> {v}" for k, v in new.items() if old.get(k) != v]
+    length = ("train.iters", "train.epochs")
+    if after.train.schedule == "cosine" and any(old.get(k) != new.get(k) for k in length):
+        changes.append("the cosine schedule now spans the new length (not a straight run's)")
+    return changes
 
 
 # --------------------------------------------------------------------------- loading
