@@ -122,6 +122,8 @@ def test_resume_from_the_command_line(capsys, data_dir, tmp_path):
         (["train", "--preset", "seed-c", "--order", "random"], "unknown data.order 'random'"),
         (["train", "--preset", "seed-c", "--set", "model.hiden=3"], "unknown field 'hiden'"),
         (["train"], "say what to train"),
+        (["train", "--preset", "seed-c", "--momentum", "nan"], "must be a finite number"),
+        (["train", "--preset", "seed-c", "--threads", "100000"], "threads must be at most"),
         (["evaluate", "missing.pt"], "checkpoint missing.pt does not exist"),
         (["inspect", "nothing-like-this"], "unknown preset 'nothing-like-this'"),
     ],

@@ -79,6 +79,14 @@ def test_toml_round_trip(tmp_path):
         ({"data.view": "columns"}, "unknown view 'columns'"),
         ({"data.order": "random"}, "unknown data.order 'random'; choose one of: dataloader"),
         ({"data.dataset": "cifar"}, "unknown dataset 'cifar'"),
+        ({"train.momentum": "nan"}, "train.momentum must be a finite number, got nan"),
+        ({"train.clip_grad": float("nan")}, "train.clip_grad must be a finite number"),
+        ({"train.epochs": "inf"}, "train.epochs must be a finite number, got inf"),
+        ({"train.lr": "inf"}, "train.lr must be a finite number"),
+        ({"seed": -1}, r"seed must be between 0 and 2\*\*63-1, got -1"),
+        ({"seed": "99999999999999999999"}, "seed is too large: 99999999999999999999"),
+        ({"model.hidden": 2**70}, "model.hidden is too large"),
+        ({"threads": 100000}, "threads must be at most 1024, got 100000"),
     ],
 )
 def test_invalid_values_are_one_line_errors(override, message):

@@ -472,3 +472,34 @@ def test_atomic_files_get_the_mode_open_would_give(tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o640  # not mkstemp's private 0600
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "note"),
+    [(OSError("disk full"), "failed", "disk full"), (KeyboardInterrupt(), "interrupted", "user")],
+)
+def test_a_run_ended_outside_the_training_loop_is_not_left_running(
+    data_dir, tmp_path, monkeypatch, error, status, note
+):
+    def broken(self, *args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(api.Trainer, "__init__", broken)
+    with pytest.raises(type(error)):
+        api.train("seed-c", overrides=quick(), data_dir=data_dir, runs_dir=tmp_path, verbose=False)
+    (run,) = api.runs(tmp_path)
+    assert run["status"] == status and note in run["message"]
+
+
+def test_running_out_of_memory_is_one_line(capsys, monkeypatch, data_dir, tmp_path):
+    from rnnlab.cli import main
+
+    def too_big(self):
+        raise RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 9e15")
+
+    monkeypatch.setattr(ClassifyTask, "build_model", too_big)
+    argv = ["train", "--preset", "seed-c", "--data-dir", str(data_dir), "--runs-dir", str(tmp_path)]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("rnnlab: error: out of memory:") and "lower --hidden" in err
+    assert err.count("\n") == 1

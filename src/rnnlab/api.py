@@ -131,37 +131,42 @@ def train(
             group_name=group,
         )
         run_dir = runs_path / f"{_slug(cfg.name or cfg.task)}-{run_id:04d}"
-    store.update_run(run_id, run_dir=str(run_dir), config=cfg.to_dict())
-    atomic_write_text(run_dir / "config.toml", config_to_toml(cfg))
+    try:  # from here on the run is in the store: record how it ended, whatever ends it
+        store.update_run(run_id, run_dir=str(run_dir), config=cfg.to_dict())
+        atomic_write_text(run_dir / "config.toml", config_to_toml(cfg))
 
-    trainer = Trainer(
-        task,
-        model,
-        cfg,
-        device=device,
-        precision=precision,
-        store=store,
-        run_id=run_id,
-        run_dir=run_dir,
-        resume_state=state,
-        verbose=verbose,
-        on_evaluate=on_evaluate,
-    )
-    if verbose:
-        if continued is not None:
-            action = f"Resuming run {run_id} at iteration {trainer.iteration}"
-        elif state is not None:
-            action = f"Run {run_id}, from {resume} at iteration {trainer.iteration}"
-        else:
-            action = f"Run {run_id}"
-        print(
-            f"{action}: {cfg.name or cfg.task} | {task.describe()} | "
-            f"{_count_parameters(model):,} parameters | {device}, {precision} | seed {cfg.seed}",
-            flush=True,
+        trainer = Trainer(
+            task,
+            model,
+            cfg,
+            device=device,
+            precision=precision,
+            store=store,
+            run_id=run_id,
+            run_dir=run_dir,
+            resume_state=state,
+            verbose=verbose,
+            on_evaluate=on_evaluate,
         )
-        if changes:
-            print(f"Changed on resume: {'; '.join(changes)}", flush=True)
-    result = trainer.fit()
+        if verbose:
+            if continued is not None:
+                action = f"Resuming run {run_id} at iteration {trainer.iteration}"
+            elif state is not None:
+                action = f"Run {run_id}, from {resume} at iteration {trainer.iteration}"
+            else:
+                action = f"Run {run_id}"
+            print(
+                f"{action}: {cfg.name or cfg.task} | {task.describe()} | "
+                f"{_count_parameters(model):,} parameters | {device}, {precision} | "
+                f"seed {cfg.seed}",
+                flush=True,
+            )
+            if changes:
+                print(f"Changed on resume: {'; '.join(changes)}", flush=True)
+        result = trainer.fit()
+    except BaseException as exc:
+        _mark_unfinished(store, run_id, exc)
+        raise
     if save is not None:
         ckpt.save_checkpoint(save, ckpt.load_checkpoint(result.checkpoint))
         result.extra["saved"] = str(save)
@@ -172,6 +177,19 @@ def train(
             flush=True,
         )
     return result
+
+
+def _mark_unfinished(store: ResultsStore, run_id: int, exc: BaseException) -> None:
+    """The training loop records its own endings (interrupted, diverged); an error or Ctrl-C
+    anywhere else would leave the run 'running' in the store for ever."""
+    row = store.get_run(run_id)
+    if row is None or row["status"] != "running":
+        return
+    if isinstance(exc, KeyboardInterrupt):
+        store.update_run(run_id, status="interrupted", message="interrupted by the user")
+    else:
+        text = " ".join(str(exc).split())[:300] or type(exc).__name__
+        store.update_run(run_id, status="failed", message=text)
 
 
 def _runs_path(runs_dir: str | Path | None, resume: str | Path | None) -> Path:

@@ -317,7 +317,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("runs", help="list recorded runs")
     p.add_argument("--name", help="filter by name (* is a wildcard)")
     p.add_argument("--task", help="filter by task")
-    p.add_argument("--status", help="running | completed | stopped | interrupted | diverged")
+    p.add_argument(
+        "--status", help="running | completed | stopped | interrupted | diverged | failed"
+    )
     p.add_argument("--group", help="only the runs of one comparison or sweep")
     p.add_argument("--limit", type=int, default=None)
     p.add_argument("--json", action="store_true")
@@ -337,6 +339,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _out_of_memory(exc: BaseException) -> bool:
+    """CPU allocations that fail raise a plain RuntimeError; CUDA ones an OutOfMemoryError."""
+    text = str(exc)
+    return (
+        isinstance(exc, MemoryError)
+        or type(exc).__name__ == "OutOfMemoryError"
+        or (
+            isinstance(exc, RuntimeError)
+            and ("can't allocate memory" in text or "out of memory" in text)
+        )
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -354,6 +369,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug or an environment failure: still one line by default
         if os.environ.get("RNNLAB_DEBUG"):
             raise
+        if _out_of_memory(exc):
+            print(
+                "rnnlab: error: out of memory: the model or batch does not fit this machine; "
+                "lower --hidden, --layers, --batch-size or --set train.eval_batch_size",
+                file=sys.stderr,
+            )
+            return 1
         text = " ".join(str(exc).split())[:300]
         print(
             f"rnnlab: error: unexpected {type(exc).__name__}: {text} "

@@ -8,6 +8,7 @@ so a TOML file is checked field by field against exactly what that task understa
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
 import typing
 from dataclasses import dataclass, field
@@ -113,8 +114,14 @@ def _coerce(value: Any, kind: Any, where: str) -> Any:
             return int(value)
         if isinstance(value, str):
             try:
-                return int(float(value)) if float(value).is_integer() else int(value)
+                return int(value)
             except ValueError:
+                pass
+            try:  # "1e4" and "3000.0" name integers too
+                number = float(value)
+                if number.is_integer():
+                    return int(number)
+            except (ValueError, OverflowError):
                 pass
         raise ConfigError(f"{where} must be an integer, got {value!r}")
     if kind is float:
@@ -173,11 +180,32 @@ def _choice(value: str, choices: tuple[str, ...], where: str) -> None:
         raise ConfigError(f"unknown {where} '{value}'; choose one of: {', '.join(choices)}")
 
 
+MAX_INT = 2**63 - 1  # what the results store (SQLite) and torch's seeds hold
+MAX_THREADS = 1024  # far past any CPU; torch crashes on absurd thread counts
+
+
+def _check_numbers(cfg: RunConfig) -> None:
+    """Every number in every section is finite and fits a 64-bit integer: NaN slips past
+    comparisons such as `< 0`, and inf or a huge integer fails deep inside torch."""
+    sections = {"run": cfg, "data": cfg.data, "model": cfg.model, "train": cfg.train}
+    for section, values in sections.items():
+        if values is None:
+            continue
+        for f in dataclasses.fields(values):
+            value = getattr(values, f.name)
+            where = f.name if section == "run" else f"{section}.{f.name}"
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"{where} must be a finite number, got {value}")
+            if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
+                raise ConfigError(f"{where} is too large: {value}")
+
+
 def validate(cfg: RunConfig) -> None:
     """Reject values no run could use, naming the field and the allowed range."""
     from rnnlab.tasks import get_task_class
 
     m, t = cfg.model, cfg.train
+    _check_numbers(cfg)
     _choice(m.cell, CELLS, "cell type (model.cell)")
     _choice(m.impl, IMPLS, "implementation (model.impl)")
     _choice(t.optimizer, OPTIMIZERS, "optimizer (train.optimizer)")
@@ -209,6 +237,10 @@ def validate(cfg: RunConfig) -> None:
     for where, value in non_negative.items():
         if value < 0:
             raise ConfigError(f"{where} must not be negative, got {value}")
+    if not 0 <= cfg.seed <= MAX_INT:
+        raise ConfigError(f"seed must be between 0 and 2**63-1, got {cfg.seed}")
+    if cfg.threads > MAX_THREADS:
+        raise ConfigError(f"threads must be at most {MAX_THREADS}, got {cfg.threads}")
     if not t.lr > 0:
         raise ConfigError(f"train.lr must be a positive number, got {t.lr}")
     if not 0 <= m.dropout < 1:
