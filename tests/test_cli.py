@@ -192,3 +192,50 @@ def test_console_script_has_no_traceback(tmp_path):
     )
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr and "rnnlab: error:" in proc.stderr
+
+
+def test_a_closed_pipe_ends_quietly():
+    """`rnnlab inspect seed-c | head -0`: the reader is gone before anything is written."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rnnlab", "inspect", "seed-c"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141
+    assert err == ""
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["compare", "--preset", "seed-c", "--seeds", "0-99999999"], "names more than 100,000"),
+        (
+            [
+                "compare",
+                "--preset",
+                "seed-c",
+                "--grid",
+                "model.hidden=8",
+                "--grid",
+                "model.hidden=4",
+            ],
+            "--grid model.hidden is given twice",
+        ),
+        (["report", "--runs", "1-999999999"], "--runs '1-999999999' names more than"),
+    ],
+)
+def test_typos_in_ranges_and_grids_are_caught_before_any_work(capsys, tmp_path, argv, message):
+    from rnnlab.results.store import ResultsStore
+
+    ResultsStore(tmp_path)  # an empty store: report reaches its --runs
+    code, _, err = run(capsys, *argv, "--runs-dir", str(tmp_path))
+    assert code == 1 and message in err and err.count("\n") == 1
+
+
+def test_save_to_a_folder_is_refused_before_training(capsys, data_dir, tmp_path):
+    argv = ["train", "--preset", "seed-c", "--data-dir", str(data_dir)]
+    code, _, err = run(capsys, *argv, "--runs-dir", str(tmp_path), "--save", str(tmp_path))
+    assert code == 1 and "is a folder; give a file name" in err
+    assert not (tmp_path / "rnnlab.db").exists()  # nothing trained, nothing recorded

@@ -80,6 +80,10 @@ def train(
     train for more iterations). `group` files the run under a comparison or sweep in the
     results store; `on_evaluate(iteration, metrics)` is called after every evaluation and
     ends the run early (status "stopped") when it returns true."""
+    if save is not None and Path(save).is_dir():  # found out now, not after the training
+        raise ConfigError(
+            f"--save {save} is a folder; give a file name, e.g. {Path(save) / 'rnn.pt'}"
+        )
     state = None
     changes: list[str] = []
     if resume is not None:

@@ -366,6 +366,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("rnnlab: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `rnnlab sample ... | head`: the reader has all it wanted
+        # stdout's buffer still holds text for the closed pipe; point it at /dev/null so the
+        # flush at exit does not fail a second time
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell tool stopped by a closed pipe returns
     except Exception as exc:  # a bug or an environment failure: still one line by default
         if os.environ.get("RNNLAB_DEBUG"):
             raise

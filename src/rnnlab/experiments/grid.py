@@ -31,7 +31,7 @@ from rnnlab.config import (
     shipped_text,
 )
 from rnnlab.errors import ConfigError, RnnlabError, TrainingDiverged, TrainingInterrupted
-from rnnlab.experiments.ranges import int_ranges
+from rnnlab.experiments.ranges import TooManyValues, int_ranges
 from rnnlab.training.progress import hms
 
 PRESET_AXIS = "preset"  # a grid axis over whole presets (or config files) instead of one field
@@ -96,6 +96,8 @@ def parse_seeds(text: str) -> list[int]:
     """ "0-4" -> [0, 1, 2, 3, 4]; "1,5,9" -> [1, 5, 9]; "7" -> [7]."""
     try:
         seeds = int_ranges(text)
+    except TooManyValues as exc:
+        raise ConfigError(f"--seeds {exc}") from None
     except ValueError:
         raise ConfigError(
             f"--seeds expects a range or a list, e.g. 0-9 or 1,5,9; got '{text}'"
@@ -103,6 +105,19 @@ def parse_seeds(text: str) -> list[int]:
     if len(set(seeds)) != len(seeds):
         raise ConfigError(f"--seeds names a seed twice: '{text}'")
     return seeds
+
+
+def parse_axes(texts: list[str]) -> dict[str, list[str]]:
+    """Several --grid options; a field given twice is refused rather than silently replaced."""
+    axes: dict[str, list[str]] = {}
+    for text in texts:
+        key, choices = parse_axis(text)
+        if key in axes:
+            raise ConfigError(
+                f"--grid {key} is given twice; put all its values in one: {key}=a,b,c"
+            )
+        axes[key] = choices
+    return axes
 
 
 # --------------------------------------------------------------------------- planning
@@ -308,7 +323,7 @@ def compare(
     spec = load_study(study) if study else Study(name="")
     axes = dict(spec.grid)
     if isinstance(grid, list):
-        grid = dict(parse_axis(text) for text in grid)
+        grid = parse_axes(grid)
     axes.update(grid or {})
     seed_list = parse_seeds(seeds) if isinstance(seeds, str) else seeds
     if seed_list is None and spec.seeds:

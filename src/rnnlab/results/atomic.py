@@ -21,6 +21,8 @@ def _umask() -> int:
 def atomic_write(path: Path, write: Any) -> None:
     """Call write(file_object) on a temporary file, then move it over `path` in one step."""
     path = Path(path)
+    if path.is_dir():
+        raise RnnlabError(f"{path} is a folder; give a file name in it, e.g. {path / 'rnn.pt'}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

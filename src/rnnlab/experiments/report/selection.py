@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from rnnlab.errors import ConfigError, RnnlabError
-from rnnlab.experiments.ranges import int_ranges
+from rnnlab.experiments.ranges import TooManyValues, int_ranges
 
 
 @dataclass
@@ -29,6 +29,8 @@ def parse_run_ids(text: str) -> list[int]:
     """ "3,5,8" -> [3, 5, 8]; "3-5" -> [3, 4, 5]."""
     try:
         return int_ranges(text)
+    except TooManyValues as exc:
+        raise ConfigError(f"--runs {exc}") from None
     except ValueError:
         raise ConfigError(f"--runs expects run ids, e.g. 3,5,8 or 3-8; got '{text}'") from None
 
