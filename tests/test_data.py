@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import struct
 
 import numpy as np
 import pytest
@@ -72,6 +73,42 @@ def test_label_count_mismatch_is_reported(tmp_path):
     write_idx(root / "MNIST/raw/train-labels-idx1-ubyte.gz", np.zeros(7, np.uint8))
     with pytest.raises(DataError, match="120 images but 7 labels"):
         img.load_split(root, img.get_dataset("mnist"), "train")
+
+
+def _float_labels(n: int) -> bytes:
+    """An IDX file of float32 labels (type code 0x0D), which no classifier can use."""
+    return bytes([0, 0, 0x0D, 1]) + struct.pack(">I", n) + np.zeros(n, ">f4").tobytes()
+
+
+@pytest.mark.parametrize(
+    ("file", "content", "message"),
+    [
+        ("train-labels-idx1-ubyte.gz", np.full(120, -1, np.int8), "has label -1, outside"),
+        ("train-labels-idx1-ubyte.gz", np.full(120, 10, np.uint8), "has label 10, outside"),
+        ("train-labels-idx1-ubyte", _float_labels(120), "not a vector of integer labels"),
+        ("train-images-idx3-ubyte.gz", np.zeros((0, 28, 28), np.uint8), "holds no images"),
+    ],
+)
+def test_bad_labels_and_empty_files_are_reported(tmp_path, file, content, message):
+    root = make_idx_dataset(tmp_path)
+    raw = root / "MNIST/raw"
+    if isinstance(content, bytes):
+        (raw / f"{file}.gz").unlink()
+        (raw / file).write_bytes(content)
+    else:
+        write_idx(raw / file, content)
+    with pytest.raises(DataError, match=message) as err:
+        img.load_split(root, img.get_dataset("mnist"), "train")
+    assert "\n" not in str(err.value)
+
+
+def test_test_images_of_another_size_are_reported(tmp_path):
+    from rnnlab import api
+
+    root = make_idx_dataset(tmp_path)
+    write_idx(root / "MNIST/raw/t10k-images-idx3-ubyte.gz", np.zeros((40, 32, 32), np.uint8))
+    with pytest.raises(DataError, match="training images are 28x28 but test images are 32x32"):
+        api.train("seed-c", data_dir=root, runs_dir=tmp_path / "runs", verbose=False)
 
 
 def test_missing_folder_lists_files_and_fixes(tmp_path):

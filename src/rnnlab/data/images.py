@@ -140,16 +140,24 @@ def load_split(root: Path, dataset: ImageDataset, split: str) -> tuple[np.ndarra
         raise DataError(
             f"{img_path} holds {images.shape} {images.dtype}, not N x H x W uint8 images"
         )
-    if labels.ndim != 1:
-        raise DataError(f"{lbl_path} holds an array of shape {labels.shape}, not a label vector")
+    if labels.ndim != 1 or labels.dtype.kind not in "iu":
+        raise DataError(
+            f"{lbl_path} holds {labels.shape} {labels.dtype}, not a vector of integer labels"
+        )
+    if len(images) == 0:
+        raise DataError(f"{img_path} holds no images; download it again (--download)")
     if len(images) != len(labels):
         raise DataError(
             f"{split} split of {dataset.name} has {len(images)} images but {len(labels)} labels "
             f"({img_path.name} vs {lbl_path.name}); download the files again (--download)"
         )
     n_classes = len(dataset.classes)
-    if len(labels) and int(labels.max()) >= n_classes:
-        raise DataError(f"{lbl_path} has label {int(labels.max())}, beyond {n_classes} classes")
+    if int(labels.max()) >= n_classes or int(labels.min()) < 0:
+        bad = int(labels.max()) if int(labels.max()) >= n_classes else int(labels.min())
+        raise DataError(
+            f"{lbl_path} has label {bad}, outside the {n_classes} classes 0..{n_classes - 1}; "
+            "download the files again (--download)"
+        )
     return images, labels.astype(np.int64)
 
 

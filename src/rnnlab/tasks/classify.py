@@ -15,7 +15,7 @@ from torch import nn
 from rnnlab.config import RunConfig
 from rnnlab.data import images as img
 from rnnlab.data.seeding import ORDERS
-from rnnlab.errors import ConfigError
+from rnnlab.errors import ConfigError, DataError
 from rnnlab.models.classifier import SequenceClassifier
 from rnnlab.tasks.base import Task
 
@@ -60,6 +60,12 @@ class ClassifyTask(Task):
             download_dataset(self.dataset, data_dir)
         train_x, train_y = img.load_split(data_dir, self.dataset, "train")
         test_x, test_y = img.load_split(data_dir, self.dataset, "test")
+        if train_x.shape[1:] != test_x.shape[1:]:
+            raise DataError(
+                f"{self.dataset.name} training images are {'x'.join(map(str, train_x.shape[1:]))} "
+                f"but test images are {'x'.join(map(str, test_x.shape[1:]))}; the files in "
+                f"{img.raw_folder(data_dir, self.dataset)} come from different data sets"
+            )
         if d.train_limit:
             train_x, train_y = train_x[: d.train_limit], train_y[: d.train_limit]
         if d.test_limit:
