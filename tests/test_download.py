@@ -99,3 +99,16 @@ def test_existing_corrupt_file_is_reported(tmp_path):
     (raw / "train-images-idx3-ubyte.gz").write_bytes(b"junk")
     with pytest.raises(DataError, match="fails its checksum .*delete it"):
         download_dataset(DATASETS["mnist"], tmp_path, mirrors=["http://127.0.0.1:9/"])
+
+
+@pytest.mark.parametrize("mirror_url", ["notaurl", "http://[::1"])
+def test_a_mistyped_mirror_is_one_line(tmp_path, mirror_url):
+    with pytest.raises(DataError, match="a mirror is an http") as err:
+        download_dataset(DATASETS["mnist"], tmp_path, mirrors=[mirror_url], timeout=2)
+    assert "\n" not in str(err.value)
+
+
+def test_a_folder_where_a_file_goes_is_reported(tmp_path):
+    (tmp_path / "MNIST" / "raw" / "train-images-idx3-ubyte.gz").mkdir(parents=True)
+    with pytest.raises(DataError, match=r"train-images-idx3-ubyte.gz is in the way \(not a file\)"):
+        download_dataset(DATASETS["mnist"], tmp_path, mirrors=["http://127.0.0.1:9/"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import http.client
 import os
 import urllib.error
 import urllib.request
@@ -87,13 +88,19 @@ def _fetch(
 ) -> None:
     target = folder / f"{stem}.gz"
     tmp = folder / f".{stem}.gz.part"
+    for path in (target, tmp):
+        if path.exists() and not path.is_file():
+            raise DataError(f"{path} is in the way (not a file); remove it and download again")
     errors = []
     for mirror in mirrors:
         url = mirror.rstrip("/") + f"/{stem}.gz"
         try:
             with urllib.request.urlopen(url, timeout=timeout) as response:
                 tmp.write_bytes(response.read())
-        except (urllib.error.URLError, OSError) as exc:
+        except ValueError as exc:  # not a URL at all: a typo in the mirror
+            errors.append(f"{url}: {exc}; a mirror is an http(s):// address")
+            continue
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
             errors.append(f"{url}: {getattr(exc, 'reason', exc)}")
             continue
         if verify(tmp, accepted):
