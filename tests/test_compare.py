@@ -255,9 +255,10 @@ def test_bad_input_is_one_line(capsys, tmp_path, argv, message):
     assert message in err
 
 
-def test_unknown_metric_names_the_available_ones(data_dir, tmp_path):
-    with pytest.raises(ConfigError, match="has no metric 'val_acc'; it has: test_acc, test_loss"):
+def test_unknown_metric_names_the_available_ones_before_any_training(data_dir, tmp_path):
+    with pytest.raises(ConfigError, match="--metric val_acc: classify runs .* test_loss, test_acc"):
         run_compare(data_dir, tmp_path, source="seed-c", metric="val_acc")
+    assert not (tmp_path / "rnnlab.db").exists()  # refused before the store was opened
 
 
 def test_cli_prints_the_table_and_json(data_dir, tmp_path, capsys):

@@ -335,8 +335,8 @@ def test_no_source_unknown_sweep_and_missing_metric_are_one_line(capsys, data_di
     argv = ["sweep", *SMALL_FLAGS, "--param", "train.lr=0.01,0.02", "--metric", "val_bogus"]
     argv += ["--runs-dir", str(tmp_path), "--data-dir", str(data_dir), "--trials", "1"]
     err = one_line_error(capsys, argv)
-    assert "--metric val_bogus: a classify run reports no such metric; available:" in err
-    assert "val_acc, val_loss" in err
+    assert "--metric val_bogus: classify runs of this config record no such metric" in err
+    assert "choose one of: train_loss, val_loss, val_acc, test_loss, test_acc" in err
 
 
 def test_metric_direction_and_the_validation_split_a_sweep_adds():

@@ -16,6 +16,7 @@ from rnnlab.errors import (
     TrainingDiverged,
     TrainingInterrupted,
 )
+from rnnlab.tasks import get_task_class
 from rnnlab.tasks.classify import ClassifyTask
 from tests.conftest import (
     QUICK,
@@ -503,3 +504,24 @@ def test_running_out_of_memory_is_one_line(capsys, monkeypatch, data_dir, tmp_pa
     err = capsys.readouterr().err
     assert err.startswith("rnnlab: error: out of memory:") and "lower --hidden" in err
     assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("preset", "extra"),
+    [
+        ("seed-c", quick()),
+        ("seed-c", quick(**{"data.validation": 100})),
+        ("charlm-tiny", {"train.iters": 4, "train.eval_every": 4, "data.eval_tokens": 200}),
+        ("hihell", {"train.iters": 4, "train.eval_every": 4}),
+        ("seq2seq-reverse", {"train.iters": 4, "train.eval_every": 4, "data.train_size": 200,
+                             "data.test_size": 50, "model.hidden": 16}),
+        ("pos-tiny", {"train.iters": 4, "train.eval_every": 4, "data.train_limit": 50,
+                      "data.dev_limit": 20, "data.test_limit": 20}),
+    ],
+)  # fmt: skip
+def test_every_task_records_the_metrics_it_declares(data_dir, tmp_path, preset, extra):
+    """compare and sweep check --metric against the declared names before training."""
+    result = api.train(preset, overrides=extra, data_dir=data_dir, runs_dir=tmp_path, verbose=False)
+    task_cls = get_task_class(result.config.task)
+    recorded = [k for k in result.history[-1] if k not in ("iteration", "wall_time")]
+    assert sorted(recorded) == sorted(task_cls.metric_names(result.config))

@@ -338,6 +338,8 @@ def compare(
     planned = plan_runs(name, source, axes, seed_list, fixed)
     task_cls = get_task_class(planned[0].config.task)
     metric = metric or task_cls.primary_metric
+    for run in planned:  # a typo would otherwise show only after the first run has trained
+        get_task_class(run.config.task).check_metric(run.config, metric)
     higher_is_better = metric_higher_is_better(metric, task_cls.higher_is_better)
 
     runs_path = Path(runs_dir) if runs_dir else default_runs_dir()

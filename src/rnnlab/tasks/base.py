@@ -18,6 +18,7 @@ from torch import nn
 
 from rnnlab.config import RunConfig
 from rnnlab.data.seeding import LoaderDraws, seeded_generator
+from rnnlab.errors import ConfigError
 
 
 @dataclass
@@ -52,6 +53,21 @@ class Task:
     @classmethod
     def validate_config(cls, config: RunConfig) -> None:
         """Raise ConfigError for settings this task cannot use."""
+
+    @classmethod
+    def metric_names(cls, config: RunConfig) -> list[str]:
+        """Every metric a run of this config records at each evaluation (training ones
+        included), known before training so a mistyped --metric is caught up front."""
+        raise NotImplementedError
+
+    @classmethod
+    def check_metric(cls, config: RunConfig, metric: str, flag: str = "--metric") -> None:
+        names = cls.metric_names(config)
+        if metric not in names:
+            raise ConfigError(
+                f"{flag} {metric}: {cls.name} runs of this config record no such metric; "
+                f"choose one of: {', '.join(names)}"
+            )
 
     # -- data ----------------------------------------------------------------------------
     @property

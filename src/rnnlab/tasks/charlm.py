@@ -127,6 +127,10 @@ class CharLMTask(Task):
         return loss, {}
 
     # -- evaluation ----------------------------------------------------------------------
+    @classmethod
+    def metric_names(cls, config: RunConfig) -> list[str]:
+        return ["train_loss", "val_loss", "val_bpc"]
+
     @torch.no_grad()
     def evaluate(self, model: nn.Module) -> dict[str, float]:
         """Mean loss over the validation text, read as parallel streams with the hidden state

@@ -169,6 +169,11 @@ class ClassifyTask(Task):
         model.train(was_training)
         return torch.cat(out) if out else torch.empty(0, len(self.classes))
 
+    @classmethod
+    def metric_names(cls, config: RunConfig) -> list[str]:
+        held = ["val_loss", "val_acc"] if config.data.validation else []
+        return ["train_loss", *held, "test_loss", "test_acc"]
+
     @torch.no_grad()
     def evaluate(self, model: nn.Module) -> dict[str, float]:
         metrics: dict[str, float] = {}

@@ -113,6 +113,10 @@ class HihellTask(Task):
         model.train(was_training)
         return "".join(self.chars[i] for i in ids)
 
+    @classmethod
+    def metric_names(cls, config: RunConfig) -> list[str]:
+        return ["train_loss", "acc", "exact", "loss"]
+
     @torch.no_grad()
     def evaluate(self, model: nn.Module) -> dict[str, float]:
         was_training = model.training

@@ -209,6 +209,10 @@ class Seq2SeqTask(Task):
             pred = F.pad(pred, (0, max_len - pred.shape[1]), value=PAD)
         return pred
 
+    @classmethod
+    def metric_names(cls, config: RunConfig) -> list[str]:
+        return ["train_loss", "exact", "token_acc", "test_loss"]
+
     @torch.no_grad()
     def evaluate(self, model: nn.Module) -> dict[str, float]:
         was_training = model.training

@@ -317,6 +317,10 @@ class TaggerTask(Task):
         oov_acc = 100.0 * oov_correct / oov_total if oov_total else float("nan")
         return loss_sum / max(1, total), 100.0 * correct / max(1, total), oov_acc
 
+    @classmethod
+    def metric_names(cls, config: RunConfig) -> list[str]:
+        return ["train_loss", "train_acc", "dev_loss", "dev_acc", "oov_acc", "test_acc"]
+
     @torch.no_grad()
     def evaluate(self, model: nn.Module) -> dict[str, float]:
         dev_loss, dev_acc, oov_acc = self.score(model, self.split("dev"))

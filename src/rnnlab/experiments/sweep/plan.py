@@ -158,6 +158,7 @@ def plan_sweep(
                 f"--metric {metric}: a sweep tunes on validation, never on test (test figures "
                 f"are reported for every trial, not chosen on); use {suggestion}"
             )
+        task_cls.check_metric(cfg, metric)
         direction = metric_direction(metric)
         if metric == task_cls.primary_metric:
             direction = "maximize" if task_cls.higher_is_better else "minimize"
