@@ -125,6 +125,8 @@ def test_resume_from_the_command_line(capsys, data_dir, tmp_path):
         (["train", "--preset", "seed-c", "--momentum", "nan"], "must be a finite number"),
         (["train", "--preset", "seed-c", "--threads", "100000"], "threads must be at most"),
         (["evaluate", "missing.pt"], "checkpoint missing.pt does not exist"),
+        (["evaluate", "."], ". is a folder, not a checkpoint file"),
+        (["predict", "missing.pt", "--index", "0", "--top", "0"], "--top must be a positive"),
         (["inspect", "nothing-like-this"], "unknown preset 'nothing-like-this'"),
     ],
 )

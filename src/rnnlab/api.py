@@ -304,6 +304,8 @@ def predict(
     """Class and probabilities for test images (by index) or for image files (PNG)."""
     from rnnlab.data.picture import load_picture
 
+    if top < 1:
+        raise ConfigError(f"--top must be a positive integer (classes to show), got {top}")
     loaded = load(checkpoint, data_dir=data_dir, device=device, task_name="classify")
     task = loaded.task
     rows: list[tuple[str, torch.Tensor, int | None]] = []

@@ -28,6 +28,10 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
     path = Path(path)
+    if path.is_dir():
+        inside = ", ".join(sorted(p.name for p in path.glob("*.pt"))[:3])
+        hint = f"; it holds {inside}" if inside else ""
+        raise CheckpointError(f"{path} is a folder, not a checkpoint file{hint}; give the .pt file")
     if not path.is_file():
         raise CheckpointError(
             f"checkpoint {path} does not exist; check the path (rnnlab runs lists them)"
