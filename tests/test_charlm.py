@@ -264,6 +264,14 @@ def test_bad_sampling_arguments(trained):
         sample(trained, temperature=-1)
     with pytest.raises(ConfigError, match="top-k"):
         sample(trained, top_k=0)
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ConfigError, match="temperature must be 0 .greedy. or positive"):
+            sample(trained, temperature=bad)
+    with pytest.raises(ConfigError, match="length must not be negative"):
+        sample(trained, length=-5)
+    for seed in (-1, 10**20):
+        with pytest.raises(ConfigError, match=r"seed must be between 0 and 2\*\*63-1"):
+            sample(trained, seed=seed)
 
 
 # --------------------------------------------------------------------------- full preset

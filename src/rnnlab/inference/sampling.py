@@ -10,20 +10,26 @@ Temperature 0 is greedy (argmax); a seed makes the text reproducible.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from rnnlab.config import MAX_INT
 from rnnlab.errors import CheckpointError, ConfigError
 
 
-def check_sampling_args(length: int, temperature: float, top_k: int | None) -> None:
+def check_sampling_args(
+    length: int, temperature: float, top_k: int | None, seed: int | None = None
+) -> None:
     if length < 0:
         raise ConfigError(f"length must not be negative, got {length}")
-    if not temperature >= 0:
+    if not 0 <= temperature < math.inf:
         raise ConfigError(f"temperature must be 0 (greedy) or positive, got {temperature}")
+    if seed is not None and not 0 <= seed <= MAX_INT:
+        raise ConfigError(f"seed must be between 0 and 2**63-1, got {seed}")
     if top_k is not None and top_k < 1:
         raise ConfigError(f"top-k must be a positive integer, got {top_k}")
 
@@ -108,7 +114,7 @@ def sample(
     device: str = "auto",
 ) -> str:
     """The prime followed by `length` sampled characters."""
-    check_sampling_args(length, temperature, top_k)
+    check_sampling_args(length, temperature, top_k, seed)
     _, model, vocab = load_charlm(checkpoint, device)
     if not prime:
         raise ConfigError("the prime must not be empty; give at least one character")
