@@ -458,8 +458,46 @@ def test_a_store_from_before_groups_gains_the_column(tmp_path):
         )
         db.execute("INSERT INTO runs VALUES (1, 'old', 'classify', 'completed', 0, 0, '{}')")
     store = ResultsStore(tmp_path)
-    store.update_run(1, group_name="g")
+    store.update_run(1, group_name="g", owner="host:1")
     assert [r["name"] for r in store.list_runs(group="g")] == ["old"]
+
+
+def test_a_run_whose_process_was_killed_is_not_left_running(tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    from rnnlab.results.owner import this_process
+    from rnnlab.results.store import ResultsStore
+
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()  # its pid now names no process (kill -9, a crash, the OOM killer alike)
+    host = socket.gethostname()
+    store = ResultsStore(tmp_path)
+    owners = {
+        "killed": f"{host}:{ended.pid}",
+        "alive here": this_process(),
+        "on another machine": "elsewhere.example:1",
+        "before owners": None,
+    }
+    ids = {name: store.create_run(name=name, task="classify", config={}, owner=owner)
+           for name, owner in owners.items()}  # fmt: skip
+    status = {r["name"]: r["status"] for r in api.runs(tmp_path)}
+    assert status == {
+        "killed": "interrupted",
+        "alive here": "running",
+        "on another machine": "running",
+        "before owners": "running",
+    }
+    assert "its process ended without recording how" in store.get_run(ids["killed"])["message"]
+
+
+def test_a_training_run_records_its_process(data_dir, tmp_path):
+    from rnnlab.results.owner import this_process
+
+    api.train("seed-c", overrides=quick(), data_dir=data_dir, runs_dir=tmp_path, verbose=False)
+    (run,) = api.runs(tmp_path)
+    assert run["owner"] == this_process() and run["status"] == "completed"
 
 
 def test_atomic_files_get_the_mode_open_would_give(tmp_path):

@@ -28,6 +28,7 @@ from rnnlab.config import to_toml as config_to_toml
 from rnnlab.data.paths import default_runs_dir, resolve_data_dir
 from rnnlab.errors import CheckpointError, ConfigError, RnnlabError
 from rnnlab.results.atomic import atomic_write_text
+from rnnlab.results.owner import this_process
 from rnnlab.results.store import DB_NAME, ResultsStore
 from rnnlab.tasks import get_task_class
 from rnnlab.tasks.base import Task
@@ -133,6 +134,7 @@ def train(
             versions=versions(),
             data_dir=str(data_path),
             group_name=group,
+            owner=this_process(),
         )
         run_dir = runs_path / f"{_slug(cfg.name or cfg.task)}-{run_id:04d}"
     try:  # from here on the run is in the store: record how it ended, whatever ends it

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from rnnlab.errors import RnnlabError
+from rnnlab.results.owner import owner_gone
 
 DB_NAME = "rnnlab.db"
 
@@ -43,7 +44,8 @@ CREATE TABLE IF NOT EXISTS runs (
     final_metrics TEXT,
     best_metrics TEXT,
     message TEXT,
-    group_name TEXT
+    group_name TEXT,
+    owner TEXT
 );
 CREATE TABLE IF NOT EXISTS metrics (
     run_id INTEGER NOT NULL REFERENCES runs(id),
@@ -140,6 +142,7 @@ class ResultsStore:
         if name:
             where.append("name LIKE ?")
             args.append(name.replace("*", "%"))
+        self.settle_orphans()
         sql = "SELECT * FROM runs"
         if where:
             sql += " WHERE " + " AND ".join(where)
@@ -148,6 +151,20 @@ class ResultsStore:
             sql += f" LIMIT {int(limit)}"
         with self._connect() as db:
             return [_decode(r) for r in db.execute(sql, args).fetchall()]
+
+    def settle_orphans(self) -> list[int]:
+        """Mark 'interrupted' the runs whose training process on this machine has ended
+        without saying so (a Ctrl-C or an error records its own ending); their ids."""
+        with self._connect() as db:
+            rows = db.execute("SELECT id, owner FROM runs WHERE status = 'running'").fetchall()
+            gone = [int(r["id"]) for r in rows if owner_gone(r["owner"])]
+            for run_id in gone:
+                db.execute(
+                    "UPDATE runs SET status = 'interrupted', message = ?, updated = ? "
+                    "WHERE id = ? AND status = 'running'",
+                    (ORPHANED, time.time(), run_id),
+                )
+        return gone
 
     def metrics(self, run_id: int) -> list[dict[str, Any]]:
         """Metrics over time: one dict per evaluation, {"iteration": i, "wall_time": t, ...}."""
@@ -166,7 +183,11 @@ class ResultsStore:
 
 
 # Columns added after the first release: stores written by an older rnnlab gain them on open.
-_LATER_COLUMNS = {"group_name": "TEXT"}
+_LATER_COLUMNS = {"group_name": "TEXT", "owner": "TEXT"}
+ORPHANED = (
+    "its process ended without recording how (killed, crashed or the machine restarted); "
+    "resume it from its last.pt"
+)
 
 
 def _add_missing_columns(db: sqlite3.Connection) -> None:

@@ -25,6 +25,7 @@ from tqdm import tqdm
 from rnnlab.config import RunConfig
 from rnnlab.errors import TrainingDiverged, TrainingInterrupted
 from rnnlab.results.atomic import atomic_write_text
+from rnnlab.results.owner import this_process
 from rnnlab.results.store import ResultsStore
 from rnnlab.tasks.base import Task
 from rnnlab.training import checkpoint as ckpt
@@ -171,6 +172,7 @@ class Trainer:
             total_iterations=self.total,
             precision=self.precision,
             message=None,  # a resumed run drops its "interrupted" note
+            owner=this_process(),
         )
         bar = tqdm(
             total=self.total,

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from rnnlab.experiments.sweep.plan import SweepPlan
+from rnnlab.results.owner import process_alive
 
 
 def recover_stale(optuna: Any, study: Any, store: Any, plan: SweepPlan) -> list[int]:
@@ -41,15 +42,8 @@ def recover_stale(optuna: Any, study: Any, store: Any, plan: SweepPlan) -> list[
 
 
 def _alive(pid: Any) -> bool:
-    if not isinstance(pid, int) or pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's live process
-        return True
-    return True
+    """A trial's process is alive: never this one, which is starting the sweep afresh."""
+    return isinstance(pid, int) and pid != os.getpid() and process_alive(pid)
 
 
 def enqueue_retries(optuna: Any, study: Any) -> list[tuple[int, str | None]]:
