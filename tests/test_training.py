@@ -145,19 +145,31 @@ def test_resume_mid_epoch_after_an_extra_evaluation(data_dir, tmp_path, order):
     assert_same_parameters(straight.checkpoint, resumed.checkpoint)
 
 
-def test_ctrl_c_saves_and_resume_finishes(data_dir, tmp_path, monkeypatch):
-    over = quick(**{"train.iters": 40, "train.eval_every": 20, "model.hidden": 16})
+CTRL_C_RUN = quick(**{"train.iters": 40, "train.eval_every": 20, "model.hidden": 16})
+
+
+def _straight_run_then_ctrl_c_at_30(data_dir, tmp_path, monkeypatch, presses):
+    """Train CTRL_C_RUN straight into tmp_path/a, then make the next run see `presses`
+    Ctrl-Cs while iteration 30 is in flight; returns the straight run and the real batch."""
     straight = api.train(
-        "sheet-rnn", overrides=over, data_dir=data_dir, runs_dir=tmp_path / "a", verbose=False
+        "sheet-rnn", overrides=CTRL_C_RUN, data_dir=data_dir, runs_dir=tmp_path / "a", verbose=False
     )
     original = ClassifyTask.batch
 
     def ctrl_c_during_30(self, iteration):
         if iteration == 30:
-            press_ctrl_c()  # mid-iteration: the iteration in flight still finishes
+            for _ in range(presses):
+                press_ctrl_c()  # a second press raises KeyboardInterrupt here, mid-iteration
         return original(self, iteration)
 
     monkeypatch.setattr(ClassifyTask, "batch", ctrl_c_during_30)
+    return straight, original
+
+
+def test_ctrl_c_saves_and_resume_finishes(data_dir, tmp_path, monkeypatch):
+    # one press: the iteration in flight still finishes
+    straight, original = _straight_run_then_ctrl_c_at_30(data_dir, tmp_path, monkeypatch, 1)
+    over = CTRL_C_RUN
     with pytest.raises(TrainingInterrupted, match="interrupted at iteration 31/40.*--resume"):
         api.train(
             "sheet-rnn", overrides=over, data_dir=data_dir, runs_dir=tmp_path / "b", verbose=False
@@ -286,19 +298,8 @@ def test_unreadable_checkpoints(tmp_path):
 def test_a_second_ctrl_c_stops_at_once_and_keeps_the_last_checkpoint(
     data_dir, tmp_path, monkeypatch
 ):
-    over = quick(**{"train.iters": 40, "train.eval_every": 20, "model.hidden": 16})
-    straight = api.train(
-        "sheet-rnn", overrides=over, data_dir=data_dir, runs_dir=tmp_path / "a", verbose=False
-    )
-    original = ClassifyTask.batch
-
-    def twice_during_30(self, iteration):
-        if iteration == 30:
-            press_ctrl_c()
-            press_ctrl_c()  # raises KeyboardInterrupt here, mid-iteration
-        return original(self, iteration)
-
-    monkeypatch.setattr(ClassifyTask, "batch", twice_during_30)
+    straight, original = _straight_run_then_ctrl_c_at_30(data_dir, tmp_path, monkeypatch, 2)
+    over = CTRL_C_RUN
     with pytest.raises(
         TrainingInterrupted, match=r"stopped at once at iteration 30/40; the last checkpoint"
     ) as caught:
