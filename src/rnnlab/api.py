@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -187,15 +189,17 @@ def train(
 
 def _mark_unfinished(store: ResultsStore, run_id: int, exc: BaseException) -> None:
     """The training loop records its own endings (interrupted, diverged); an error or Ctrl-C
-    anywhere else would leave the run 'running' in the store for ever."""
-    row = store.get_run(run_id)
-    if row is None or row["status"] != "running":
-        return
-    if isinstance(exc, KeyboardInterrupt):
-        store.update_run(run_id, status="interrupted", message="interrupted by the user")
-    else:
-        text = " ".join(str(exc).split())[:300] or type(exc).__name__
-        store.update_run(run_id, status="failed", message=text)
+    anywhere else would leave the run 'running' in the store for ever. A store that fails
+    now (the disk that just filled up) must not hide the error that ended the run."""
+    with contextlib.suppress(RnnlabError, sqlite3.Error):
+        row = store.get_run(run_id)
+        if row is None or row["status"] != "running":
+            return
+        if isinstance(exc, KeyboardInterrupt):
+            store.update_run(run_id, status="interrupted", message="interrupted by the user")
+        else:
+            text = " ".join(str(exc).split())[:300] or type(exc).__name__
+            store.update_run(run_id, status="failed", message=text)
 
 
 def _runs_path(runs_dir: str | Path | None, resume: str | Path | None) -> Path:
