@@ -126,6 +126,7 @@ def test_resume_from_the_command_line(capsys, data_dir, tmp_path):
         (["train", "--preset", "seed-c", "--threads", "100000"], "threads must be at most"),
         (["evaluate", "missing.pt"], "checkpoint missing.pt does not exist"),
         (["evaluate", "."], ". is a folder, not a checkpoint file"),
+        (["runs", "--status", "done"], "unknown status 'done'; choose one of: running, completed"),
         (["predict", "missing.pt", "--index", "0", "--top", "0"], "--top must be a positive"),
         (["inspect", "nothing-like-this"], "unknown preset 'nothing-like-this'"),
     ],

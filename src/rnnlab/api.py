@@ -31,7 +31,7 @@ from rnnlab.data.paths import default_runs_dir, resolve_data_dir
 from rnnlab.errors import CheckpointError, ConfigError, RnnlabError
 from rnnlab.results.atomic import atomic_write_text
 from rnnlab.results.owner import this_process
-from rnnlab.results.store import DB_NAME, ResultsStore
+from rnnlab.results.store import DB_NAME, STATUSES, ResultsStore
 from rnnlab.tasks import get_task_class
 from rnnlab.tasks.base import Task
 from rnnlab.training import checkpoint as ckpt
@@ -385,6 +385,8 @@ def runs(
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
     """Recorded runs, newest first, with their configs and final metrics."""
+    if status is not None and status not in STATUSES:
+        raise ConfigError(f"unknown status '{status}'; choose one of: {', '.join(STATUSES)}")
     path = Path(runs_dir) if runs_dir else default_runs_dir()
     if not (path / "rnnlab.db").exists():
         return []

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rnnlab.errors import RnnlabError, TrainingInterrupted
+from rnnlab.results.store import STATUSES
 
 # Short flags for the most used fields: flag -> (dotted field, type). Any other field is set
 # with --set SECTION.FIELD=VALUE.
@@ -317,9 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("runs", help="list recorded runs")
     p.add_argument("--name", help="filter by name (* is a wildcard)")
     p.add_argument("--task", help="filter by task")
-    p.add_argument(
-        "--status", help="running | completed | stopped | interrupted | diverged | failed"
-    )
+    p.add_argument("--status", help=" | ".join(STATUSES))
     p.add_argument("--group", help="only the runs of one comparison or sweep")
     p.add_argument("--limit", type=int, default=None)
     p.add_argument("--json", action="store_true")

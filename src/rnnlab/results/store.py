@@ -20,6 +20,7 @@ from rnnlab.errors import RnnlabError
 from rnnlab.results.owner import owner_gone
 
 DB_NAME = "rnnlab.db"
+STATUSES = ("running", "completed", "stopped", "interrupted", "diverged", "failed")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
