@@ -388,7 +388,7 @@ def runs(
     if status is not None and status not in STATUSES:
         raise ConfigError(f"unknown status '{status}'; choose one of: {', '.join(STATUSES)}")
     path = Path(runs_dir) if runs_dir else default_runs_dir()
-    if not (path / "rnnlab.db").exists():
+    if not (path / DB_NAME).exists():
         return []
     return ResultsStore(path).list_runs(
         name=name, task=task, status=status, group=group, limit=limit

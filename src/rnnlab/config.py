@@ -184,6 +184,12 @@ MAX_INT = 2**63 - 1  # what the results store (SQLite) and torch's seeds hold
 MAX_THREADS = 1024  # far past any CPU; torch crashes on absurd thread counts
 
 
+def check_seed(seed: int) -> None:
+    """A seed every consumer takes: torch, NumPy (mod 2**32) and the results store."""
+    if not 0 <= seed <= MAX_INT:
+        raise ConfigError(f"seed must be between 0 and 2**63-1, got {seed}")
+
+
 def _check_numbers(cfg: RunConfig) -> None:
     """Every number in every section is finite and fits a 64-bit integer: NaN slips past
     comparisons such as `< 0`, and inf or a huge integer fails deep inside torch."""
@@ -237,8 +243,7 @@ def validate(cfg: RunConfig) -> None:
     for where, value in non_negative.items():
         if value < 0:
             raise ConfigError(f"{where} must not be negative, got {value}")
-    if not 0 <= cfg.seed <= MAX_INT:
-        raise ConfigError(f"seed must be between 0 and 2**63-1, got {cfg.seed}")
+    check_seed(cfg.seed)
     if cfg.threads > MAX_THREADS:
         raise ConfigError(f"threads must be at most {MAX_THREADS}, got {cfg.threads}")
     if not t.lr > 0:

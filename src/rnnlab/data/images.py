@@ -152,8 +152,9 @@ def load_split(root: Path, dataset: ImageDataset, split: str) -> tuple[np.ndarra
             f"({img_path.name} vs {lbl_path.name}); download the files again (--download)"
         )
     n_classes = len(dataset.classes)
-    if int(labels.max()) >= n_classes or int(labels.min()) < 0:
-        bad = int(labels.max()) if int(labels.max()) >= n_classes else int(labels.min())
+    lowest, highest = int(labels.min()), int(labels.max())
+    if highest >= n_classes or lowest < 0:
+        bad = highest if highest >= n_classes else lowest
         raise DataError(
             f"{lbl_path} has label {bad}, outside the {n_classes} classes 0..{n_classes - 1}; "
             "download the files again (--download)"

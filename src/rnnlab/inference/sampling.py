@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from rnnlab.config import MAX_INT
+from rnnlab.config import check_seed
 from rnnlab.errors import CheckpointError, ConfigError
 
 
@@ -28,8 +28,8 @@ def check_sampling_args(
         raise ConfigError(f"length must not be negative, got {length}")
     if not 0 <= temperature < math.inf:
         raise ConfigError(f"temperature must be 0 (greedy) or positive, got {temperature}")
-    if seed is not None and not 0 <= seed <= MAX_INT:
-        raise ConfigError(f"seed must be between 0 and 2**63-1, got {seed}")
+    if seed is not None:
+        check_seed(seed)
     if top_k is not None and top_k < 1:
         raise ConfigError(f"top-k must be a positive integer, got {top_k}")
 

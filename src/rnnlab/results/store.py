@@ -21,6 +21,10 @@ from rnnlab.results.owner import owner_gone
 
 DB_NAME = "rnnlab.db"
 STATUSES = ("running", "completed", "stopped", "interrupted", "diverged", "failed")
+ORPHANED = (
+    "its process ended without recording how (killed, crashed or the machine restarted); "
+    "resume it from its last.pt"
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -143,7 +147,6 @@ class ResultsStore:
         if name:
             where.append("name LIKE ?")
             args.append(name.replace("*", "%"))
-        self.settle_orphans()
         sql = "SELECT * FROM runs"
         if where:
             sql += " WHERE " + " AND ".join(where)
@@ -151,21 +154,8 @@ class ResultsStore:
         if limit:
             sql += f" LIMIT {int(limit)}"
         with self._connect() as db:
+            _settle_orphans(db)
             return [_decode(r) for r in db.execute(sql, args).fetchall()]
-
-    def settle_orphans(self) -> list[int]:
-        """Mark 'interrupted' the runs whose training process on this machine has ended
-        without saying so (a Ctrl-C or an error records its own ending); their ids."""
-        with self._connect() as db:
-            rows = db.execute("SELECT id, owner FROM runs WHERE status = 'running'").fetchall()
-            gone = [int(r["id"]) for r in rows if owner_gone(r["owner"])]
-            for run_id in gone:
-                db.execute(
-                    "UPDATE runs SET status = 'interrupted', message = ?, updated = ? "
-                    "WHERE id = ? AND status = 'running'",
-                    (ORPHANED, time.time(), run_id),
-                )
-        return gone
 
     def metrics(self, run_id: int) -> list[dict[str, Any]]:
         """Metrics over time: one dict per evaluation, {"iteration": i, "wall_time": t, ...}."""
@@ -185,10 +175,19 @@ class ResultsStore:
 
 # Columns added after the first release: stores written by an older rnnlab gain them on open.
 _LATER_COLUMNS = {"group_name": "TEXT", "owner": "TEXT"}
-ORPHANED = (
-    "its process ended without recording how (killed, crashed or the machine restarted); "
-    "resume it from its last.pt"
-)
+
+
+def _settle_orphans(db: sqlite3.Connection) -> None:
+    """Mark 'interrupted' the runs whose training process on this machine has ended without
+    saying so (a Ctrl-C or an error records its own ending), before they are listed."""
+    rows = db.execute("SELECT id, owner FROM runs WHERE status = 'running'").fetchall()
+    for row in rows:
+        if owner_gone(row["owner"]):
+            db.execute(
+                "UPDATE runs SET status = 'interrupted', message = ?, updated = ? "
+                "WHERE id = ? AND status = 'running'",
+                (ORPHANED, time.time(), row["id"]),
+            )
 
 
 def _add_missing_columns(db: sqlite3.Connection) -> None:

@@ -118,10 +118,8 @@ def run_trial(optuna: Any, study: Any, store: Any, plan: SweepPlan) -> TrialReco
     except (TrainingInterrupted, KeyboardInterrupt):
         run = find_run(store, plan.group, {**attrs, **trial.user_attrs}, trial.datetime_start)
         checkpoint = saved_checkpoint(run)
-        if run is not None:
+        if run is not None:  # api.train has recorded how its run ended
             trial.set_user_attr("run_id", run["id"])
-            if run["status"] == "running":  # Ctrl-C outside the training loop
-                store.update_run(run["id"], status="interrupted", message="interrupted")
         trial.set_user_attr("status", "interrupted")
         trial.set_user_attr("checkpoint", checkpoint)
         trial.set_user_attr("note", "interrupted by the user")
