@@ -127,6 +127,8 @@ def test_resume_from_the_command_line(capsys, data_dir, tmp_path):
         (["evaluate", "missing.pt"], "checkpoint missing.pt does not exist"),
         (["evaluate", "."], ". is a folder, not a checkpoint file"),
         (["runs", "--status", "done"], "unknown status 'done'; choose one of: running, completed"),
+        (["runs", "--limit", "0"], "limit must be a whole number of runs, 1 or more"),
+        (["runs", "--limit", "-3"], "limit must be a whole number of runs, 1 or more"),
         (["predict", "missing.pt", "--index", "0", "--top", "0"], "--top must be a positive"),
         (["inspect", "nothing-like-this"], "unknown preset 'nothing-like-this'"),
     ],

@@ -13,7 +13,7 @@ from rnnlab.data import synthetic
 from rnnlab.errors import CheckpointError, ConfigError
 from rnnlab.inference.translation import translate, translate_many
 from rnnlab.models.seq2seq import EOS, PAD, SOS, Attention, Seq2Seq
-from rnnlab.tasks.seq2seq import decoder_inputs
+from rnnlab.tasks.seq2seq import Seq2SeqTask, decoder_inputs
 from tests.conftest import assert_same_parameters, train_straight_and_resumed
 
 # Reverse 4 digits with a small model: a few seconds of training.
@@ -357,6 +357,29 @@ def test_translate_api_and_cli(add_checkpoint, capsys):
     assert main(["translate", str(add_checkpoint), "12+34", "5+5"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == f"12+34 -> {answer}" and lines[1].startswith("5+5 -> ")
+
+
+def test_an_input_unlike_training_is_answered_with_a_note(add_checkpoint, capsys):
+    from rnnlab.inference.translation import UnlikeTraining
+
+    with pytest.warns(UnlikeTraining, match="'123\\+4' has a 3-digit number; .* at most 2 digits"):
+        translate(add_checkpoint, "123+4")
+    with pytest.warns(UnlikeTraining, match="not two numbers joined by"):
+        translate(add_checkpoint, "12")
+    assert main(["translate", str(add_checkpoint), "99+99", "5+123"]) == 0
+    captured = capsys.readouterr()
+    assert len(captured.out.splitlines()) == 2
+    assert captured.err == (
+        "rnnlab: note: '5+123' has a 3-digit number; this model was trained on numbers of at "
+        "most 2 digits, so expect its answer to be wrong\n"
+    )
+
+
+def test_reverse_notes_a_length_other_than_trained():
+    config = api.make_config("seq2seq-reverse", {"data.length": 4})
+    task = Seq2SeqTask(config, None, torch.device("cpu"))
+    assert task.unlike_training("1234") is None
+    assert "trained on exactly 4" in task.unlike_training("123")
 
 
 def test_translate_reverses_well_after_training(tmp_path):

@@ -282,6 +282,12 @@ def test_tag_command_prints_word_slash_tag(tiny_run, tmp_path, capsys):
 # --------------------------------------------------------------------------- bad input
 
 
+def test_tag_file_that_is_a_folder(tiny_run, tmp_path, capsys):
+    code = cli.main(["tag", str(tiny_run.checkpoint), "--file", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 1 and "is a folder; give --file a text file" in err and err.count("\n") == 1
+
+
 def test_malformed_conllu_line_names_file_and_line(tmp_path, capsys):
     bad = SMALL.replace("2\thome\thome\tADV\tRB\t_\t1\tadvmod\t_\t_", "2\thome\tADV")
     root = small_data(tmp_path, bad)

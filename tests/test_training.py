@@ -463,6 +463,21 @@ def test_a_store_from_before_groups_gains_the_column(tmp_path):
     assert [r["name"] for r in store.list_runs(group="g")] == ["old"]
 
 
+def test_run_name_filter_has_one_wildcard_and_limit_counts_runs(tmp_path):
+    from rnnlab.results.store import ResultsStore
+
+    store = ResultsStore(tmp_path)
+    for name in ("seed_c", "seedxc", "100%", "1000", "seed-c"):
+        store.create_run(name=name, task="classify", config={})
+    names = lambda pattern: sorted(r["name"] for r in api.runs(tmp_path, name=pattern))  # noqa: E731
+    assert names("seed_c") == ["seed_c"]  # _ is a plain character, not LIKE's any-one
+    assert names("100%") == ["100%"]
+    assert names("seed*") == ["seed-c", "seed_c", "seedxc"]
+    assert [r["name"] for r in api.runs(tmp_path, limit=2)] == ["seed-c", "1000"]  # newest first
+    with pytest.raises(ConfigError, match="limit must be a whole number"):
+        api.runs(tmp_path, limit=0)
+
+
 def test_a_run_whose_process_was_killed_is_not_left_running(tmp_path):
     import socket
     import subprocess

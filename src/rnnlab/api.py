@@ -387,6 +387,8 @@ def runs(
     """Recorded runs, newest first, with their configs and final metrics."""
     if status is not None and status not in STATUSES:
         raise ConfigError(f"unknown status '{status}'; choose one of: {', '.join(STATUSES)}")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise ConfigError(f"limit must be a whole number of runs, 1 or more (got {limit!r})")
     path = Path(runs_dir) if runs_dir else default_runs_dir()
     if not (path / DB_NAME).exists():
         return []

@@ -28,6 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _read_lines(path: str) -> list[str]:
     file = Path(path)
+    if file.is_dir():
+        raise DataError(f"{file} is a folder; give --file a text file, one sentence a line")
     if not file.is_file():
         raise DataError(f"sentence file {file} not found; give a text file, one sentence a line")
     try:

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import sys
+import warnings
 
 
 def cmd_translate(args: argparse.Namespace) -> int:
-    from rnnlab.inference.translation import translate_many
+    from rnnlab.inference.translation import UnlikeTraining, translate_many
 
-    answers = translate_many(args.checkpoint, args.texts, device=args.device or "cpu")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UnlikeTraining)
+        answers = translate_many(args.checkpoint, args.texts, device=args.device or "cpu")
+    for warning in caught:
+        if issubclass(warning.category, UnlikeTraining):
+            print(f"rnnlab: note: {warning.message}", file=sys.stderr)
+        else:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename,
+                                   warning.lineno)  # fmt: skip
     for text, answer in zip(args.texts, answers):
         print(answer if len(args.texts) == 1 else f"{text} -> {answer}")
     return 0

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 from rnnlab.errors import ConfigError
+
+
+class UnlikeTraining(UserWarning):
+    """An input of another shape than the training examples: answered, but unlikely right."""
 
 
 def translate_many(checkpoint: str | Path, texts: list[str], *, device: str = "cpu") -> list[str]:
@@ -25,6 +30,10 @@ def translate_many(checkpoint: str | Path, texts: list[str], *, device: str = "c
                 f"'{text}' has characters outside the vocabulary: "
                 f"{', '.join(repr(c) for c in bad)}; this model knows only '{allowed}'"
             )
+    for text in texts:
+        why = task.unlike_training(text)
+        if why:
+            warnings.warn(f"{why}, so expect its answer to be wrong", UnlikeTraining, stacklevel=2)
     return task.translate(loaded.model, texts)
 
 

@@ -145,8 +145,10 @@ class ResultsStore:
                 where.append(f"{column} = ?")
                 args.append(value)
         if name:
-            where.append("name LIKE ?")
-            args.append(name.replace("*", "%"))
+            # LIKE's own wildcards (% and _) are taken literally; only * is a wildcard.
+            escaped = name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            where.append("name LIKE ? ESCAPE '\\'")
+            args.append(escaped.replace("*", "%"))
         sql = "SELECT * FROM runs"
         if where:
             sql += " WHERE " + " AND ".join(where)

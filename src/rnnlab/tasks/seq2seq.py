@@ -131,6 +131,24 @@ class Seq2SeqTask(Task):
     def unknown_characters(self, text: str) -> list[str]:
         return sorted({c for c in text if c not in self.index or self.index[c] < len(SPECIALS)})
 
+    def unlike_training(self, text: str) -> str | None:
+        """Why an input differs in shape from every training example, or None if it does not."""
+        d = self.config.data
+        if d.problem != "add":
+            if len(text) == d.length:
+                return None
+            return f"'{text}' has {len(text)} digits; this model was trained on exactly {d.length}"
+        parts = text.split("+")
+        if len(parts) != 2 or not all(parts):
+            return f"'{text}' is not two numbers joined by '+', as every training example was"
+        longest = max(len(p) for p in parts)
+        if longest <= d.digits:
+            return None
+        return (
+            f"'{text}' has a {longest}-digit number; this model was trained on numbers "
+            f"of at most {d.digits} digits"
+        )
+
     def _tensors(self, sources: list[str], targets: list[str] | None = None):
         d = self.config.data
         encoded = [self.encode_source(s) for s in sources]
