@@ -36,6 +36,7 @@ from rnnlab.tasks import get_task_class
 from rnnlab.tasks.base import Task
 from rnnlab.training import checkpoint as ckpt
 from rnnlab.training.allocator import tune_cpu_allocator
+from rnnlab.training.crowding import CpuWatch, crowding_note
 from rnnlab.training.runtime import (
     resolve_device,
     resolve_precision,
@@ -108,6 +109,7 @@ def train(
     precision = resolve_precision(cfg, device)
     seed_everything(cfg.seed)
 
+    watch = CpuWatch()  # reading the data is the window in which other work is measured
     task = get_task_class(cfg.task)(
         cfg, data_path, device, state.get("task_state") if state else None
     )
@@ -171,6 +173,9 @@ def train(
             )
             if changes:
                 print(f"Changed on resume: {'; '.join(changes)}", flush=True)
+            note = crowding_note(watch.others(), torch.get_num_threads())
+            if note and device.type == "cpu":
+                print(note, flush=True)
         result = trainer.fit()
     except BaseException as exc:
         _mark_unfinished(store, run_id, exc)
