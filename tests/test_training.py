@@ -274,7 +274,7 @@ def test_checkpoint_that_does_not_match_the_model(data_dir, tmp_path):
     raw = result.checkpoint.read_bytes()
     for size in (100, 5000, len(raw) // 2):
         bad.write_bytes(raw[:size])
-        with pytest.raises(CheckpointError, match="not a readable rnnlab checkpoint"):
+        with pytest.raises(CheckpointError, match="damaged or truncated checkpoint"):
             api.evaluate(bad, data_dir=data_dir)
     del payload["model"]
     torch.save(payload, bad)
@@ -286,7 +286,9 @@ def test_unreadable_checkpoints(tmp_path):
     junk = tmp_path / "junk.pt"
     for content in (b"not a checkpoint", b"hello\n", b""):
         junk.write_bytes(content)
-        with pytest.raises(CheckpointError, match="not a readable rnnlab checkpoint"):
+        with pytest.raises(
+            CheckpointError, match="is not a checkpoint: it is not a PyTorch .pt file"
+        ):
             api.evaluate(junk)
     torch.save({"weights": torch.zeros(2)}, tmp_path / "other.pt")
     with pytest.raises(CheckpointError, match="not an rnnlab checkpoint"):

@@ -24,6 +24,19 @@ _MORE = {
     "compare": "rnnlab.experiments.grid",
     "report": "rnnlab.experiments.report",
     "sweep": "rnnlab.experiments.sweep",
+    "RunResult": "rnnlab.api",
+    # every error rnnlab raises on bad input derives from RnnlabError: catch that one
+    **dict.fromkeys(
+        (
+            "RnnlabError",
+            "ConfigError",
+            "DataError",
+            "CheckpointError",
+            "TrainingInterrupted",
+            "TrainingDiverged",
+        ),
+        "rnnlab.errors",
+    ),
 }
 
 

@@ -84,10 +84,8 @@ def train(
     train for more iterations). `group` files the run under a comparison or sweep in the
     results store; `on_evaluate(iteration, metrics)` is called after every evaluation and
     ends the run early (status "stopped") when it returns true."""
-    if save is not None and Path(save).is_dir():  # found out now, not after the training
-        raise ConfigError(
-            f"--save {save} is a folder; give a file name, e.g. {Path(save) / 'rnn.pt'}"
-        )
+    if save is not None:  # found out now, not after the training
+        ckpt.check_save_target(save)
     state = None
     changes: list[str] = []
     if resume is not None:
@@ -306,8 +304,8 @@ def evaluate(
 def predict(
     checkpoint: str | Path,
     *,
-    indices: list[int] | None = None,
-    images: list[str | Path] | None = None,
+    indices: int | list[int] | None = None,
+    images: str | Path | list[str | Path] | None = None,
     data_dir: str | Path | None = None,
     device: str = "auto",
     top: int = 3,
@@ -315,16 +313,21 @@ def predict(
     """Class and probabilities for test images (by index) or for image files (PNG)."""
     from rnnlab.data.picture import load_picture
 
-    if top < 1:
-        raise ConfigError(f"--top must be a positive integer (classes to show), got {top}")
+    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
+        raise ConfigError(f"--top must be a positive integer (classes to show), got {top!r}")
+    indices = _as_list(indices, "indices")
+    images = _as_list(images, "images")
+    for i in indices:
+        if isinstance(i, bool) or not isinstance(i, int):
+            raise ConfigError(f"test index {i!r} is not a whole number; give indices like 0 1 2")
     loaded = load(checkpoint, data_dir=data_dir, device=device, task_name="classify")
     task = loaded.task
     rows: list[tuple[str, torch.Tensor, int | None]] = []
-    for i in indices or []:
+    for i in indices:
         if not 0 <= i < len(task.test_x):
             raise ConfigError(f"test index {i} is out of range 0..{len(task.test_x) - 1}")
         rows.append((f"test[{i}]", task.test_x[i], int(task.test_y[i])))
-    for path in images or []:
+    for path in images:
         picture = load_picture(path, (task.height, task.width)).to(task.test_x.device)
         rows.append((str(path), picture, None))
     if not rows:
@@ -346,6 +349,18 @@ def predict(
             }
         )
     return out
+
+
+def _as_list(value: Any, name: str) -> list[Any]:
+    """One value or a list of them (predict(images="digit.png") means one picture)."""
+    if value is None:
+        return []
+    if isinstance(value, (str, Path, int)):
+        return [value]
+    try:
+        return list(value)
+    except TypeError:
+        raise ConfigError(f"{name} must be a list, got {value!r}") from None
 
 
 def inspect(target: str | Path, *, data_dir: str | Path | None = None) -> dict[str, Any]:

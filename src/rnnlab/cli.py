@@ -147,11 +147,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _matrix_text(matrix: list[list[int]], classes: Sequence[str]) -> str:
-    labels = [c[:6] for c in classes]
-    width = max(6, max(len(str(v)) for row in matrix for v in row) + 1)
-    lines = [" " * 8 + "".join(f"{lab:>{width}}" for lab in labels)]
+    labels = [c[:7] for c in classes]
+    # at least one space between columns, whatever the longest label or count
+    width = 1 + max(max(map(len, labels)), max(len(str(v)) for row in matrix for v in row))
+    lines = [" " * 9 + "".join(f"{lab:>{width}}" for lab in labels)]
     for lab, row in zip(labels, matrix):
-        lines.append(f"  {lab:<6}" + "".join(f"{v:>{width}}" for v in row))
+        lines.append(f"  {lab:<7}" + "".join(f"{v:>{width}}" for v in row))
     return "\n".join(lines)
 
 

@@ -22,6 +22,13 @@ def load_picture(path: str | Path, size: tuple[int, int] = (28, 28)) -> torch.Te
             pixels = np.asarray(grey, dtype=np.uint8).copy()
     except FileNotFoundError:
         raise DataError(f"image file {path} does not exist") from None
+    except IsADirectoryError:
+        raise DataError(f"{path} is a folder; give an image file (PNG or JPEG)") from None
+    except Image.DecompressionBombError:
+        raise DataError(
+            f"{path} is too large to read safely (over {Image.MAX_IMAGE_PIXELS:,} pixels); "
+            "shrink it to a small picture first (it is resized to 28x28 anyway)"
+        ) from None
     except (UnidentifiedImageError, OSError) as exc:
         raise DataError(
             f"cannot read {path} as an image ({exc}); give a PNG or JPEG file"

@@ -7,6 +7,8 @@ so loading a checkpoint never runs code from it.
 
 from __future__ import annotations
 
+import pickle
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,8 @@ from rnnlab.results.atomic import atomic_write
 
 FORMAT = "rnnlab-checkpoint"
 VERSION = 1
+ZIP_MAGIC = b"PK\x03\x04"  # torch.save has written zip archives since torch 1.6
+RUN_FILES = ("last.pt", "best.pt")  # a run folder's own checkpoints, rewritten by its run
 
 
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
@@ -39,17 +43,19 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch.load fails in many ways on a damaged or foreign file
-        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-        # torch's weights_only errors put the useful line last, behind a long preamble
-        first = next((ln for ln in lines if "Unpickler error" in ln), lines[0] if lines else "")
-        first = first or type(exc).__name__
-        raise CheckpointError(
-            f"{path} is not a readable rnnlab checkpoint ({first[:160]}); "
-            "it may be truncated or from another program"
-        ) from None
+        raise CheckpointError(_unreadable(path, exc)) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise CheckpointError(f"{path} is not an rnnlab checkpoint (no rnnlab header)")
-    if payload.get("version", 0) > VERSION:
+        raise CheckpointError(
+            f"{path} is a PyTorch file but not an rnnlab checkpoint (no rnnlab header); "
+            "give the .pt of an rnnlab run (rnnlab runs lists them)"
+        )
+    version = payload.get("version", 0)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise CheckpointError(
+            f"{path} is a damaged rnnlab checkpoint (its version {version!r} is not a number); "
+            "use another checkpoint of the run (last.pt / best.pt)"
+        )
+    if version > VERSION:
         raise CheckpointError(f"{path} was written by a newer rnnlab; upgrade rnnlab to read it")
     broken = next((k for k in ("config", "model") if not isinstance(payload.get(k), dict)), None)
     if broken:
@@ -58,6 +64,82 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
             "table); use another checkpoint of the run (last.pt / best.pt)"
         )
     return payload
+
+
+def _unreadable(path: Path, exc: Exception) -> str:
+    """Why torch.load failed, in words: torch's own messages run to many lines of advice
+    about its internals, none of which helps here."""
+    with open(path, "rb") as f:
+        magic = f.read(len(ZIP_MAGIC))
+    if magic != ZIP_MAGIC:
+        return (
+            f"{path} is not a checkpoint: it is not a PyTorch .pt file at all "
+            f"({_looks_like(magic)}); give the .pt of a run (rnnlab runs lists them)"
+        )
+    if isinstance(exc, pickle.UnpicklingError):
+        return (
+            f"{path} holds Python objects besides tensors and plain data, which rnnlab never "
+            "loads (no code in a file may run); it is not an rnnlab checkpoint"
+        )
+    return (
+        f"{path} is a damaged or truncated checkpoint (the PyTorch archive cannot be read); "
+        "use another checkpoint of the run (last.pt / best.pt) or train again"
+    )
+
+
+def _looks_like(magic: bytes) -> str:
+    if not magic:
+        return "it is empty"
+    if magic.startswith(b"\x89PNG"):
+        return "it is a PNG image"
+    if magic.startswith(b"SQLi"):
+        return "it is an SQLite database"
+    if magic.startswith(b"\x1f\x8b"):
+        return "it is gzip-compressed"
+    try:
+        magic.decode("utf-8")
+    except UnicodeDecodeError:
+        return "it starts with other bytes"
+    return "it is text"
+
+
+def check_save_target(save: str | Path) -> None:
+    """Refuse, before any training, a --save name that could not be written or would destroy
+    something that is not an earlier --save copy: the results store, a config, a run folder's
+    own last.pt / best.pt, any file that is not an rnnlab checkpoint."""
+    path = Path(save)
+    if path.is_dir():
+        raise CheckpointError(
+            f"--save {save} is a folder; give a file name, e.g. {path / 'rnn.pt'}"
+        )
+    if path.exists():
+        if path.name in RUN_FILES and (path.parent / "config.toml").is_file():
+            raise CheckpointError(
+                f"--save {save} is the checkpoint of the run in {path.parent}, which that run "
+                "rewrites; give a name outside run folders, e.g. rnn.pt"
+            )
+        try:
+            load_checkpoint(path)
+        except CheckpointError:
+            raise CheckpointError(
+                f"--save {save} would overwrite a file that is not an rnnlab checkpoint; "
+                "give a new file name"
+            ) from None
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent  # the folders still missing are made when the file is written
+    if not folder.is_dir():
+        raise CheckpointError(
+            f"--save {save}: {folder} is a file, not a folder; give a path through folders"
+        )
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise CheckpointError(
+            f"--save {save}: cannot write in {folder} ({exc.strerror or exc}); "
+            "give a path in a writable folder"
+        ) from None
 
 
 def load_model_state(model: torch.nn.Module, state: dict[str, Any], origin: str) -> None:
@@ -72,6 +154,11 @@ def load_model_state(model: torch.nn.Module, state: dict[str, Any], origin: str)
             "the checkpoint's own config (rnnlab inspect CKPT shows it)"
         )
     for name, tensor in state.items():
+        if not isinstance(tensor, torch.Tensor):
+            raise CheckpointError(
+                f"checkpoint {origin} is damaged: its {name} is a {type(tensor).__name__}, "
+                "not a tensor; use another checkpoint of the run (last.pt / best.pt)"
+            )
         if tuple(own[name].shape) != tuple(tensor.shape):
             raise CheckpointError(
                 f"checkpoint {origin} does not match the model: {name} is "
