@@ -87,6 +87,7 @@ def _float_labels(n: int) -> bytes:
         ("train-labels-idx1-ubyte.gz", np.full(120, 10, np.uint8), "has label 10, outside"),
         ("train-labels-idx1-ubyte", _float_labels(120), "not a vector of integer labels"),
         ("train-images-idx3-ubyte.gz", np.zeros((0, 28, 28), np.uint8), "holds no images"),
+        ("train-images-idx3-ubyte.gz", np.zeros((120, 28, 0), np.uint8), "28x0 pixels"),
     ],
 )
 def test_bad_labels_and_empty_files_are_reported(tmp_path, file, content, message):

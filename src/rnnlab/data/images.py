@@ -146,6 +146,11 @@ def load_split(root: Path, dataset: ImageDataset, split: str) -> tuple[np.ndarra
         )
     if len(images) == 0:
         raise DataError(f"{img_path} holds no images; download it again (--download)")
+    if 0 in images.shape[1:]:
+        raise DataError(
+            f"{img_path} holds images of {images.shape[1]}x{images.shape[2]} pixels, which "
+            "is no picture; download it again (--download)"
+        )
     if len(images) != len(labels):
         raise DataError(
             f"{split} split of {dataset.name} has {len(images)} images but {len(labels)} labels "
