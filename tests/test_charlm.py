@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
+import rnnlab
 from rnnlab import api, cli
 from rnnlab.config import ModelConfig, load_preset
 from rnnlab.data.text import StreamLayout, Vocab, read_text, resolve_text_path, split_text
@@ -245,6 +246,35 @@ def test_prime_with_unknown_characters(trained, capsys):
     assert "'€'" in err
 
 
+def test_data_path_that_is_a_folder_or_absolute_and_missing(tmp_path, capsys):
+    err = train_error(capsys, tmp_path, "--set", f"data.path={tmp_path}")
+    assert f"data.path {tmp_path} is a folder; give the text file in it" in err
+    err = train_error(capsys, tmp_path, "--set", f"data.path={tmp_path / 'no.txt'}")
+    assert "does not exist; check data.path" in err and "absolute" not in err
+
+
+def test_sample_prints_as_it_draws_with_one_thread(trained, capsys, monkeypatch):
+    import torch
+
+    from rnnlab.cli import main
+
+    threads = []
+    monkeypatch.setattr(torch, "set_num_threads", threads.append)
+    assert main(["sample", str(trained), "--prime", "to", "--length", "40", "--seed", "3"]) == 0
+    out = capsys.readouterr().out
+    assert out == sample(trained, prime="to", length=40, seed=3) + "\n"
+    assert threads == [1]
+    pieces = list(rnnlab.sample_pieces(trained, prime="to", length=5, seed=3))
+    assert pieces[0] == "to" and len(pieces) == 6 and "".join(pieces) == out[:7]
+    err = one_line_error(capsys, ["sample", str(trained), "--threads", "0"])
+    assert "--threads must be from 1 to" in err
+
+
+def test_no_checkpoint_named(capsys):
+    err = one_line_error(capsys, ["sample", ""])
+    assert "no checkpoint given" in err
+
+
 def test_sample_rejects_a_classify_checkpoint(classify_checkpoint, capsys):
     with pytest.raises(CheckpointError, match="'classify' checkpoint"):
         sample(classify_checkpoint)
@@ -267,8 +297,17 @@ def test_bad_sampling_arguments(trained):
     for bad in (float("nan"), float("inf")):
         with pytest.raises(ConfigError, match="temperature must be 0 .greedy. or positive"):
             sample(trained, temperature=bad)
-    with pytest.raises(ConfigError, match="length must not be negative"):
-        sample(trained, length=-5)
+    for length in (-5, 2.5, "5", 10**8):
+        with pytest.raises(ConfigError, match="length must be a whole number of characters"):
+            sample(trained, length=length)
+    with pytest.raises(ConfigError, match="temperature must be a number, got '0.8'"):
+        sample(trained, temperature="0.8")
+    with pytest.raises(ConfigError, match="top-k must be a positive integer, got 2.5"):
+        sample(trained, top_k=2.5)
+    with pytest.raises(ConfigError, match="seed must be a whole number, got 1.5"):
+        sample(trained, seed=1.5)
+    with pytest.raises(ConfigError, match="the prime must be a non-empty string"):
+        sample(trained, prime="")
     for seed in (-1, 10**20):
         with pytest.raises(ConfigError, match=r"seed must be between 0 and 2\*\*63-1"):
             sample(trained, seed=seed)

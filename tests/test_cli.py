@@ -109,6 +109,8 @@ def test_resume_from_the_command_line(capsys, data_dir, tmp_path):
     ckpt = next(tmp_path.glob("sheet-rnn-*/last.pt"))
     code, out, _ = run(capsys, "train", "--resume", str(ckpt), "--iters", "30", *common)
     assert code == 0 and "Resuming run 1 at iteration 20" in out and "Iteration: 30/30" in out
+    code, out, _ = run(capsys, "train", "--resume", str(ckpt), *common)  # nothing left to do
+    assert code == 0 and "Nothing left to train: the checkpoint is at iteration 30 of 30" in out
 
 
 @pytest.mark.parametrize(
@@ -157,6 +159,7 @@ def test_missing_data_folder(capsys, tmp_path):
     )
     assert code == 1 and "mnist data not found" in err and "--download" in err
     assert err.count("\n") == 1
+    assert not (tmp_path / "rnnlab.db").exists()  # a run that never started leaves no store
 
 
 def test_batch_larger_than_data(capsys, data_dir, tmp_path):

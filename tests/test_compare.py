@@ -67,11 +67,14 @@ def test_a_finished_comparison_is_not_trained_again_and_a_changed_one_is(
     # a third seed and longer runs: only what is new is trained
     run_compare(data_dir, tmp_path, source="seed-c", seeds=[0, 1, 2])
     assert len(calls) == 1 and calls[0].config["seed"] == 2
-    longer = run_compare(
-        data_dir, tmp_path, source="seed-c", seeds=[0], overrides={**TINY, "train.iters": 30}
-    )
+    # longer runs are other settings: refused under this name, whose table would lose its
+    # runs (tests/test_compare_input.py), and a new run under a new name
+    changed = {"source": "seed-c", "seeds": [0], "overrides": {**TINY, "train.iters": 30}}
+    with pytest.raises(ConfigError, match="comparison 'seed-c' exists with other settings"):
+        run_compare(data_dir, tmp_path, **changed)
+    longer = run_compare(data_dir, tmp_path, name="seed-c-30", **changed)
     assert len(calls) == 2 and longer.runs[0].metrics and not longer.runs[0].reused
-    assert len(api.runs(tmp_path, group="compare:seed-c")) == 4
+    assert len(api.runs(tmp_path, group="compare:seed-c")) == 3
 
 
 def test_grid_over_presets_and_fields(data_dir, tmp_path):

@@ -375,6 +375,15 @@ def test_an_input_unlike_training_is_answered_with_a_note(add_checkpoint, capsys
     )
 
 
+def test_translate_wants_a_string_and_translate_many_a_list(add_checkpoint):
+    with pytest.raises(ConfigError, match="translate_many takes a list of inputs"):
+        translate_many(add_checkpoint, "1+2")
+    with pytest.raises(ConfigError, match="translate takes one string"):
+        translate(add_checkpoint, ["1+2"])
+    with pytest.raises(ConfigError, match="input 2 is not a string .got 12."):
+        translate_many(add_checkpoint, ["1+2", 12])
+
+
 def test_reverse_notes_a_length_other_than_trained():
     config = api.make_config("seq2seq-reverse", {"data.length": 4})
     task = Seq2SeqTask(config, None, torch.device("cpu"))
@@ -406,6 +415,8 @@ def test_length_and_digits_must_be_positive(field):
 
 
 def test_other_bad_settings():
+    with pytest.raises(ConfigError, match="data.digits must be at most 18 for problem add"):
+        api.make_config("seq2seq-add", {"data.digits": 100000})
     with pytest.raises(ConfigError, match=r"data.teacher_forcing must be in \[0, 1\], got 1.5"):
         api.make_config("seq2seq-reverse", {"data.teacher_forcing": 1.5})
     with pytest.raises(ConfigError, match="unknown attention score .* 'luong'; choose one of"):
@@ -425,7 +436,7 @@ def test_translate_unknown_characters(add_checkpoint, capsys):
         "rnnlab: error: '1-2x' has characters outside the vocabulary: '-', 'x'; "
         "this model knows only '0123456789+'\n"
     )
-    with pytest.raises(ConfigError, match="cannot translate an empty input"):
+    with pytest.raises(ConfigError, match="input 1 is empty"):
         translate(add_checkpoint, "")
 
 

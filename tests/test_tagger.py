@@ -282,6 +282,31 @@ def test_tag_command_prints_word_slash_tag(tiny_run, tmp_path, capsys):
 # --------------------------------------------------------------------------- bad input
 
 
+def test_options_between_the_checkpoint_and_the_sentences(tiny_run, capsys):
+    import json
+
+    assert cli.main(["tag", str(tiny_run.checkpoint), "--json", "Dogs bark .", "Hi"]) == 0
+    tagged = json.loads(capsys.readouterr().out)
+    assert [[w for w, _ in s] for s in tagged] == [["Dogs", "bark", "."], ["Hi"]]
+
+
+def test_tag_file_with_a_byte_order_mark(tiny_run, tmp_path, capsys):
+    lines = tmp_path / "bom.txt"
+    lines.write_bytes("\ufeffHello there .\n".encode())
+    assert cli.main(["tag", str(tiny_run.checkpoint), "--file", str(lines)]) == 0
+    assert capsys.readouterr().out.startswith("Hello/")
+
+
+def test_tag_many_wants_a_list(tiny_run):
+    with pytest.raises(DataError, match="tag_many takes a list of sentences"):
+        tag_many(tiny_run.checkpoint, "Dogs bark .")
+
+
+def test_conllu_path_that_is_a_folder(tmp_path):
+    with pytest.raises(DataError, match="is a folder; give the .conllu file in it"):
+        tg.read_conllu(tmp_path)
+
+
 def test_tag_file_that_is_a_folder(tiny_run, tmp_path, capsys):
     code = cli.main(["tag", str(tiny_run.checkpoint), "--file", str(tmp_path)])
     err = capsys.readouterr().err

@@ -533,7 +533,11 @@ def test_atomic_files_get_the_mode_open_would_give(tmp_path):
 
 @pytest.mark.parametrize(
     ("error", "status", "note"),
-    [(OSError("disk full"), "failed", "disk full"), (KeyboardInterrupt(), "interrupted", "user")],
+    [
+        (OSError("disk full"), "failed", "disk full"),
+        (KeyboardInterrupt(), "interrupted", "user"),
+        (BrokenPipeError(32, "Broken pipe"), "interrupted", "reader of its output closed"),
+    ],
 )
 def test_a_run_ended_outside_the_training_loop_is_not_left_running(
     data_dir, tmp_path, monkeypatch, error, status, note

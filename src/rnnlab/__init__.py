@@ -17,6 +17,7 @@ _MORE = {
     "presets": "rnnlab.config",
     "download": "rnnlab.data.download",
     "sample": "rnnlab.inference.sampling",
+    "sample_pieces": "rnnlab.inference.sampling",
     "tag": "rnnlab.inference.tagging",
     "tag_many": "rnnlab.inference.tagging",
     "translate": "rnnlab.inference.translation",

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -18,21 +19,24 @@ import torch
 from torch import nn
 
 from rnnlab.config import (
+    MAX_INT,
     RunConfig,
     apply_overrides,
+    check_overrides,
     flatten,
     from_dict,
     load_config_file,
     load_preset,
     names_a_file,
+    override_items,
 )
 from rnnlab.config import to_toml as config_to_toml
 from rnnlab.data.paths import default_runs_dir, resolve_data_dir
 from rnnlab.errors import CheckpointError, ConfigError, RnnlabError
 from rnnlab.results.atomic import atomic_write_text
-from rnnlab.results.owner import this_process
-from rnnlab.results.store import DB_NAME, STATUSES, ResultsStore
-from rnnlab.tasks import get_task_class
+from rnnlab.results.owner import owner_gone, this_process
+from rnnlab.results.store import DB_NAME, STATUSES, ResultsStore, check_runs_folder
+from rnnlab.tasks import TASKS, get_task_class
 from rnnlab.tasks.base import Task
 from rnnlab.training import checkpoint as ckpt
 from rnnlab.training.allocator import tune_cpu_allocator
@@ -84,6 +88,12 @@ def train(
     train for more iterations). `group` files the run under a comparison or sweep in the
     results store; `on_evaluate(iteration, metrics)` is called after every evaluation and
     ends the run early (status "stopped") when it returns true."""
+    if resume is not None and config is not None:  # one of the two would be ignored
+        raise ConfigError(
+            "resume takes the config from the checkpoint; drop the config (--preset/--config) "
+            "and change fields with overrides (--set) instead"
+        )
+    check_overrides(override_items(overrides))
     if save is not None:  # found out now, not after the training
         ckpt.check_save_target(save)
     state = None
@@ -99,7 +109,11 @@ def train(
 
     data_path = resolve_data_dir(data_dir)
     runs_path = _runs_path(runs_dir, resume)
-    store = ResultsStore(runs_path)
+    check_runs_folder(runs_path)
+    store = None  # a new run's store is made once the data and model are known good
+    if state is not None:  # before anything is written, and before the data is read
+        store = ResultsStore(runs_path)
+        _refuse_live_run(store, state, Path(resume))
     device = resolve_device(cfg.device)
     if device.type == "cpu":
         tune_cpu_allocator()
@@ -112,15 +126,21 @@ def train(
         cfg, data_path, device, state.get("task_state") if state else None
     )
     model = task.build_model().to(device)
+    total = total_iterations(task, cfg)
+    if total > MAX_INT:  # the store records it as a 64-bit integer: refuse before the run
+        raise ConfigError(
+            f"the run would be {total:.3g} iterations, more than the results store holds; "
+            "lower train.epochs or train.iters"
+        )
     if state is not None:  # check before anything is written: a mismatch leaves no trace
         ckpt.load_model_state(model, state["model"], str(resume))
-        total = total_iterations(task, cfg)
         if total < int(state["iteration"]):
             raise ConfigError(
                 f"{resume} is at iteration {state['iteration']}, past the {total} asked for; "
                 "give --iters (or --epochs) beyond it to train on"
             )
 
+    store = store or ResultsStore(runs_path)
     continued = _run_continued(store, state, Path(resume)) if state is not None else None
     if continued is not None:
         run_id, run_dir = continued
@@ -140,6 +160,8 @@ def train(
         )
         run_dir = runs_path / f"{_slug(cfg.name or cfg.task)}-{run_id:04d}"
     try:  # from here on the run is in the store: record how it ended, whatever ends it
+        if continued is None:
+            run_dir = _claim_run_folder(run_dir)
         store.update_run(run_id, run_dir=str(run_dir), config=cfg.to_dict())
         atomic_write_text(run_dir / "config.toml", config_to_toml(cfg))
 
@@ -171,6 +193,12 @@ def train(
             )
             if changes:
                 print(f"Changed on resume: {'; '.join(changes)}", flush=True)
+            if state is not None and trainer.iteration >= trainer.total:
+                print(
+                    f"Nothing left to train: the checkpoint is at iteration {trainer.iteration} "
+                    f"of {trainer.total}; give --iters (or --epochs) beyond it to train on",
+                    flush=True,
+                )
             note = crowding_note(watch.others(), torch.get_num_threads())
             if note and device.type == "cpu":
                 print(note, flush=True)
@@ -200,6 +228,12 @@ def _mark_unfinished(store: ResultsStore, run_id: int, exc: BaseException) -> No
             return
         if isinstance(exc, KeyboardInterrupt):
             store.update_run(run_id, status="interrupted", message="interrupted by the user")
+        elif isinstance(exc, BrokenPipeError):  # `rnnlab train ... | head`: resumable, not broken
+            store.update_run(
+                run_id,
+                status="interrupted",
+                message="stopped when the reader of its output closed the pipe",
+            )
         else:
             text = " ".join(str(exc).split())[:300] or type(exc).__name__
             store.update_run(run_id, status="failed", message=text)
@@ -220,19 +254,66 @@ def _runs_path(runs_dir: str | Path | None, resume: str | Path | None) -> Path:
 def _run_continued(
     store: ResultsStore, state: dict[str, Any], checkpoint: Path
 ) -> tuple[int, Path] | None:
-    """(run id, folder) when `checkpoint` is the newest checkpoint of a run in `store`, which
-    then goes on in place. Any other checkpoint (best.pt, a --save copy, one from another
-    store) starts a new run from its state, so nothing recorded is overwritten."""
+    """(run id, folder) when `checkpoint` is the newest checkpoint of a run in `store`: its
+    own last.pt, in its folder, at (or past) the iteration the store records. That run then
+    goes on in place. Any other checkpoint (best.pt, even with last.pt gone; an older last.pt
+    put back; a --save copy; one from another store) starts a new run from its state: going
+    on in place would rewind and overwrite the recorded metrics and wall time."""
+    row = _own_last_checkpoint(store, state, checkpoint)
+    # past it only when the process died between saving last.pt and recording it
+    if row is None or int(state["iteration"]) < int(row.get("iteration") or 0):
+        return None
+    return int(row["id"]), checkpoint.resolve().parent
+
+
+def _own_last_checkpoint(
+    store: ResultsStore, state: dict[str, Any], checkpoint: Path
+) -> dict[str, Any] | None:
+    """The store row of the run whose own last.pt `checkpoint` is, else None. The folder is
+    taken beside the store (the runs folder holds both), so a run folder recorded relative to
+    another working directory, or a runs folder moved as a whole, is still recognised."""
     row = store.get_run(int(state["run_id"])) if state.get("run_id") else None
     if row is None or not row.get("run_dir"):
         return None
-    folder = Path(row["run_dir"]).resolve()
-    if checkpoint.resolve().parent != folder:
-        return None
-    last = folder / "last.pt"
-    if checkpoint.name != "last.pt" and last.exists():
-        return None
-    return int(row["id"]), folder
+    last = store.runs_dir / Path(row["run_dir"]).name / "last.pt"
+    return row if checkpoint.resolve() == last.resolve() else None
+
+
+def _refuse_live_run(store: ResultsStore, state: dict[str, Any], checkpoint: Path) -> None:
+    """Resuming a run's last.pt while a live process of this machine still trains that run
+    would have two processes write one run folder and store row: refuse it. A process that
+    has ended (killed, crashed) leaves the run resumable; one on another machine cannot be
+    judged from here."""
+    row = _own_last_checkpoint(store, state, checkpoint)
+    if row is None or row["status"] != "running" or not row.get("owner"):
+        return
+    host = row["owner"].rpartition(":")[0]
+    if host != this_process().rpartition(":")[0] or owner_gone(row["owner"]):
+        return
+    raise CheckpointError(
+        f"run {row['id']} ({row['name']}) is still training in process {row['owner']}; "
+        f"wait for it to finish, or stop it with Ctrl-C (it saves {checkpoint.name}), then "
+        "resume it"
+    )
+
+
+def _claim_run_folder(folder: Path) -> Path:
+    """`folder`, or `folder`-2, -3, ... when it exists: a store moved aside (or deleted)
+    starts its ids at 1 again, and the old run 1's folder must not be written over. mkdir
+    claims a name atomically, so parallel processes never pick the same one."""
+    for n in itertools.count(1):
+        candidate = folder if n == 1 else folder.with_name(f"{folder.name}-{n}")
+        try:
+            candidate.mkdir(parents=True)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise RnnlabError(
+                f"cannot create the run folder {candidate} ({exc.strerror}); choose a writable "
+                "folder with --runs-dir"
+            ) from None
+        return candidate
+    raise AssertionError("unreachable")  # itertools.count never ends
 
 
 def _changed_fields(before: RunConfig, after: RunConfig) -> list[str]:
@@ -266,6 +347,7 @@ def load(
     task_name: str | None = None,
 ) -> Loaded:
     """Load a checkpoint with its task. `task_name` asserts the kind of task expected."""
+    dev = resolve_device(device)  # a --device typo is found before a checkpoint is read
     payload = ckpt.load_checkpoint(checkpoint)
     cfg = from_dict(payload["config"])
     if task_name and cfg.task != task_name:
@@ -273,7 +355,6 @@ def load(
             f"{checkpoint} is a '{cfg.task}' checkpoint, not '{task_name}'; "
             f'use a checkpoint trained with task = "{task_name}"'
         )
-    dev = resolve_device(device)
     task = get_task_class(cfg.task)(cfg, resolve_data_dir(data_dir), dev, payload.get("task_state"))
     model = task.build_model()
     ckpt.load_model_state(model, payload["model"], str(checkpoint))
@@ -409,7 +490,10 @@ def runs(
         raise ConfigError(f"unknown status '{status}'; choose one of: {', '.join(STATUSES)}")
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise ConfigError(f"limit must be a whole number of runs, 1 or more (got {limit!r})")
+    if task is not None and task not in TASKS:  # a typo would otherwise just list nothing
+        raise ConfigError(f"unknown task '{task}'; choose one of: {', '.join(sorted(TASKS))}")
     path = Path(runs_dir) if runs_dir else default_runs_dir()
+    check_runs_folder(path)  # a file given as the folder is not "no runs recorded yet"
     if not (path / DB_NAME).exists():
         return []
     return ResultsStore(path).list_runs(

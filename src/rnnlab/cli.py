@@ -3,15 +3,32 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import json
 import os
 import sys
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
 
-from rnnlab.errors import RnnlabError, TrainingInterrupted
+from rnnlab.config import coerce_value, nonzero
+from rnnlab.errors import ConfigError, RnnlabError, TrainingInterrupted
 from rnnlab.results.store import STATUSES
+
+
+class UsageError(RnnlabError):
+    """A command line argparse cannot read: an unknown flag or command, a missing argument,
+    a value of the wrong type."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, except that an error is the one `rnnlab: error: ...` line every rnnlab
+    error is (exit code 1), not the usage text and exit code 2. Subcommand parsers are of
+    this class too: add_subparsers makes them of their parent's class."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message}; see {self.prog} --help")
+
 
 # Short flags for the most used fields: flag -> (dotted field, type). Any other field is set
 # with --set SECTION.FIELD=VALUE.
@@ -57,8 +74,8 @@ def add_common_args(parser: argparse.ArgumentParser, overrides: bool = True) -> 
     if not overrides:
         return
     group = parser.add_argument_group("config overrides")
-    for flag, (_, kind, text) in OVERRIDE_FLAGS.items():
-        group.add_argument(flag, type=kind, default=None, help=text)
+    for flag, (dotted, kind, text) in OVERRIDE_FLAGS.items():
+        group.add_argument(flag, type=field_parser(dotted, kind), default=None, help=text)
     group.add_argument("--bidirectional", action="store_true", default=None, help="both directions")
     group.add_argument(
         "--set",
@@ -69,18 +86,57 @@ def add_common_args(parser: argparse.ArgumentParser, overrides: bool = True) -> 
     )
 
 
+def field_parser(dotted: str, kind: Any) -> Callable[[str], Any]:
+    """The argparse type of a flag for config field `dotted`: it reads a value exactly as
+    --set reads one (--iters 1e4 is --set train.iters=1e4), and a bad one is argparse's
+    one-line error naming the flag."""
+    if kind is str:
+        return str
+
+    def parse(text: str) -> Any:
+        try:
+            return coerce_value(text, kind, dotted)
+        except ConfigError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    parse.__name__ = kind.__name__  # what argparse names the type in its messages
+    return parse
+
+
 def collect_overrides(args: argparse.Namespace) -> list[str]:
-    """The overrides given on the command line as SECTION.FIELD=VALUE strings, in order."""
-    out = []
+    """The overrides given on the command line as SECTION.FIELD=VALUE strings, in order.
+    A field given twice (--lr 0.1 and --set train.lr=0.5), or both --iters and --epochs,
+    is an error: which one won would depend on an order nobody sees."""
+    out: list[str] = []
+    given: dict[str, tuple[str, str]] = {}  # field -> (how it was given, value)
+
+    def add(dotted: str, value: Any, how: str) -> None:
+        if dotted in given and given[dotted][1] != str(value):  # the same value twice is fine
+            raise ConfigError(
+                f"{dotted} is given twice: {given[dotted][0]} and {how}; give it once"
+            )
+        given[dotted] = (how, str(value))
+        out.append(f"{dotted}={value}")
+
     for flag, (dotted, _, _) in OVERRIDE_FLAGS.items():
         value = getattr(args, flag[2:].replace("-", "_"), None)
         if value is not None:
-            out.append(f"{dotted}={value}")
+            add(dotted, value, f"{flag} {value}")
     if getattr(args, "bidirectional", None):
-        out.append("model.bidirectional=true")
+        add("model.bidirectional", "true", "--bidirectional")
     if getattr(args, "download", False):
-        out.append("data.download=true")
-    out.extend(getattr(args, "set", []) or [])
+        add("data.download", "true", "--download")
+    for text in getattr(args, "set", []) or []:
+        if "=" not in text:
+            out.append(text)  # override_items says what --set expects
+            continue
+        add(text.split("=", 1)[0].strip(), text.split("=", 1)[1].strip(), f"--set {text}")
+    lengths = [given.get(f, ("", None))[1] for f in ("train.iters", "train.epochs")]
+    if all(nonzero(v) for v in lengths):  # 0 unsets one of them
+        raise ConfigError(
+            f"give --iters or --epochs, not both ({given['train.iters'][0]}, "
+            f"{given['train.epochs'][0]})"
+        )
     return out
 
 
@@ -92,7 +148,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     if args.resume and (args.preset or args.config):
         raise RnnlabError("--resume takes the config from the checkpoint; drop --preset/--config")
-    source = args.config or args.preset
+    source = config_source(args)
     if source is None and not args.resume:
         raise RnnlabError(
             "say what to train: --preset NAME or --config FILE.toml (rnnlab presets lists them)"
@@ -104,11 +160,21 @@ def cmd_train(args: argparse.Namespace) -> int:
         runs_dir=args.runs_dir,
         resume=args.resume,
         save=args.save,
-        verbose=not args.quiet,
+        # --json keeps stdout one JSON document: the progress lines would break it
+        verbose=not (args.quiet or args.json),
     )
     if args.json:
         print(json.dumps(_result_json(result), indent=2))
     return 0
+
+
+def config_source(args: argparse.Namespace) -> str | None:
+    """--preset or --config; both at once is an error, not one of them silently ignored."""
+    if args.preset and args.config:
+        raise ConfigError(
+            f"give --preset or --config, not both (--preset {args.preset}, --config {args.config})"
+        )
+    return args.config or args.preset
 
 
 def _result_json(result) -> dict[str, Any]:
@@ -122,6 +188,7 @@ def _result_json(result) -> dict[str, Any]:
         "samples_per_sec": result.samples_per_sec,
         "precision": result.precision,
         "checkpoint": str(result.checkpoint),
+        "saved": result.extra.get("saved"),  # the --save copy, null without --save
         "run_dir": str(result.run_dir),
     }
 
@@ -255,7 +322,10 @@ def cmd_presets(args: argparse.Namespace) -> int:
 
 def cmd_download(args: argparse.Namespace) -> int:
     from rnnlab.data.download import download
+    from rnnlab.data.images import get_dataset
 
+    for name in args.datasets:  # every name first: a typo must not follow a download
+        get_dataset(name)
     for name in args.datasets:
         print(f"{name}: ready in {download(name, args.data_dir)[0]}")
     return 0
@@ -276,9 +346,10 @@ COMMAND_MODULES: tuple[str, ...] = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="rnnlab",
         description="Build, train, compare and tune recurrent neural networks.",
+        epilog="rnnlab COMMAND --help shows a command's options.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -352,12 +423,56 @@ def _out_of_memory(exc: BaseException) -> bool:
     )
 
 
+def _command_parser(parser: argparse.ArgumentParser, command: str | None) -> Any:
+    """The subcommand's own parser (for its name and flags in an error), else `parser`."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and command in action.choices:
+            return action.choices[command]
+    return parser
+
+
+def _unrecognized(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, extra: list[str]
+) -> NoReturn:
+    """The one-line error for arguments no parser took, with the likely flag for a typo."""
+    own = _command_parser(parser, getattr(args, "command", None))
+    flags = [f for action in own._actions for f in action.option_strings]
+    unknown = next((e.split("=", 1)[0] for e in extra if e.startswith("--")), None)
+    close = difflib.get_close_matches(unknown, flags, n=1) if unknown else []
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    own.error(f"unrecognized arguments: {' '.join(extra)}{hint}")
+
+
+def _reparse_intermixed(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, argv: Sequence[str] | None
+) -> tuple[argparse.Namespace, list[str]]:
+    """Parse the subcommand's arguments again with options and positionals intermixed, so
+    `rnnlab tag pos.pt --json "The old man ."` reads the sentence after the option (plain
+    parse_args stops a positional list at the first option)."""
+    words = list(sys.argv[1:] if argv is None else argv)
+    own = _command_parser(parser, args.command)
+    rest = words[words.index(args.command) + 1 :]
+    again, extra = own.parse_known_intermixed_args(rest)
+    again.command = args.command
+    return again, extra
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
+    try:
+        # parse_known_args: the unknown arguments of a subcommand reach this level, where
+        # the error can name the subcommand (parse_args would blame "rnnlab" itself)
+        args, extra = parser.parse_known_args(argv)
+        if extra and getattr(args, "command", None):
+            args, extra = _reparse_intermixed(parser, args, argv)
+        if extra:
+            _unrecognized(parser, args, extra)
+    except UsageError as exc:
+        print(f"rnnlab: error: {exc}", file=sys.stderr)
+        return 1
+    if not getattr(args, "func", None):  # bare `rnnlab`: what there is to run
         parser.print_help()
-        return 2
+        return 0
     try:
         return args.func(args)
     except RnnlabError as exc:

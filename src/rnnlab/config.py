@@ -11,6 +11,7 @@ import dataclasses
 import math
 import sys
 import typing
+import unicodedata
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -140,15 +141,38 @@ def _coerce(value: Any, kind: Any, where: str) -> Any:
     return value
 
 
+def coerce_value(value: Any, kind: Any, where: str) -> Any:
+    """A value for a field of type `kind` ("1e4" -> 10000 for an int), or a one-line error:
+    the command line's flags parse with this too, so --iters 1e4 and --set train.iters=1e4
+    accept the same."""
+    return _coerce(value, kind, where)
+
+
 def build_section(cls: type, values: dict[str, Any] | None, section: str) -> Any:
-    """Make dataclass `cls` from a dict, rejecting unknown keys with the list of valid ones."""
+    """Make dataclass `cls` from a dict, rejecting unknown keys with the list of valid ones.
+    `section` "run" is the top level of a config file, whose fields are written bare."""
+    if values is not None and not isinstance(values, dict):
+        # `model = 5` or `data = [1, 2]` in a file: a value where a table belongs
+        raise ConfigError(
+            f"{section} must be a table of settings ([{section}] with lines such as "
+            f"field = value), got {section} = {values!r}"
+        )
     values = dict(values or {})
     types = _field_types(cls)
     unknown = sorted(set(values) - set(types))
     if unknown:
         valid = ", ".join(f.name for f in dataclasses.fields(cls))
+        if section == "run":
+            raise ConfigError(
+                f"unknown top-level setting '{unknown[0]}'; valid ones: {valid} and the "
+                f"tables {', '.join(f'[{s}]' for s in _SECTIONS)}"
+            )
         raise ConfigError(f"unknown field '{unknown[0]}' in [{section}]; valid fields: {valid}")
-    kwargs = {k: _coerce(v, types[k], f"{section}.{k}") for k, v in values.items()}
+    # top-level fields are named as --set takes them: "seed", not "run.seed"
+    kwargs = {
+        k: _coerce(v, types[k], k if section == "run" else f"{section}.{k}")
+        for k, v in values.items()
+    }
     return cls(**kwargs)
 
 
@@ -182,6 +206,46 @@ def _choice(value: str, choices: tuple[str, ...], where: str) -> None:
 
 MAX_INT = 2**63 - 1  # what the results store (SQLite) and torch's seeds hold
 MAX_THREADS = 1024  # far past any CPU; torch crashes on absurd thread counts
+# Building a model is a Python loop over its layers: 10**8 layers hang instead of failing.
+# Widths need no such bound: an absurd one fails at once with the out-of-memory line.
+MAX_LAYERS = 1000
+# train.epochs times the batches of an epoch is the run's length, which the results store
+# (a 64-bit integer) records; 1e300 epochs would fail there after the run was created.
+MAX_EPOCHS = 1_000_000
+# The run folder is NAME-ID: the name's UTF-8 plus "-" and up to 19 digits must fit the
+# 255 bytes most file systems allow for a file name.
+MAX_NAME_BYTES = 200
+
+
+def check_device(name: str) -> None:
+    """auto, cpu, cuda, cuda:N or mps: the devices a run or a loaded checkpoint can use
+    (whether this machine has it is resolve_device's question)."""
+    base, colon, index = name.partition(":")
+    if base in DEVICES and not colon:
+        return
+    if base == "cuda" and index.isascii() and index.isdigit():
+        return
+    raise ConfigError(
+        f"unknown device '{name}'; choose one of: {', '.join(DEVICES)}, or cuda:N for one GPU"
+    )
+
+
+def check_name(name: str) -> None:
+    """A run name that fits a folder name and prints on one line in `rnnlab runs`. Empty is
+    the unset default (the run is named after its task); naming a run "" is refused by
+    apply_override, where the user gives it."""
+    bad = [c for c in name if unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp")]
+    if bad:
+        raise ConfigError(
+            f"name {name!r} contains the control character {bad[0]!r}; give a name of "
+            "printable characters (letters, digits, - and _ read best)"
+        )
+    size = len(name.encode("utf-8", errors="surrogatepass"))
+    if size > MAX_NAME_BYTES:
+        raise ConfigError(
+            f"name is too long: {len(name)} characters ({size} bytes in UTF-8) where the run "
+            f"folder allows {MAX_NAME_BYTES} bytes; give a shorter name"
+        )
 
 
 def check_seed(seed: int) -> None:
@@ -217,7 +281,8 @@ def validate(cfg: RunConfig) -> None:
     _choice(t.optimizer, OPTIMIZERS, "optimizer (train.optimizer)")
     _choice(t.schedule, SCHEDULES, "LR schedule (train.schedule)")
     _choice(t.precision, PRECISIONS, "precision (train.precision)")
-    _choice(cfg.device, DEVICES, "device")
+    check_device(cfg.device)
+    check_name(cfg.name)
     positive = {
         "model.hidden": m.hidden,
         "model.layers": m.layers,
@@ -246,6 +311,13 @@ def validate(cfg: RunConfig) -> None:
     check_seed(cfg.seed)
     if cfg.threads > MAX_THREADS:
         raise ConfigError(f"threads must be at most {MAX_THREADS}, got {cfg.threads}")
+    if m.layers > MAX_LAYERS:
+        raise ConfigError(f"model.layers must be at most {MAX_LAYERS}, got {m.layers}")
+    if t.epochs > MAX_EPOCHS:
+        raise ConfigError(
+            f"train.epochs must be at most {MAX_EPOCHS:,}, got {t.epochs:g}; "
+            "for a longer run give train.iters"
+        )
     if not t.lr > 0:
         raise ConfigError(f"train.lr must be a positive number, got {t.lr}")
     if not 0 <= m.dropout < 1:
@@ -275,6 +347,9 @@ def shipped_names(folder: str) -> list[str]:
 
 def shipped_text(folder: str, name: str) -> str | None:
     """The text of src/rnnlab/FOLDER/NAME.toml, or None when no such file is shipped."""
+    if name not in shipped_names(folder):
+        # a name such as "../studies/ex2-rnn" would otherwise reach another folder's files
+        return None
     path = resources.files("rnnlab") / folder / f"{name}.toml"
     return path.read_text(encoding="utf-8") if path.is_file() else None
 
@@ -321,9 +396,20 @@ def names_a_file(source: str | Path) -> bool:
 
 def load_config_file(path: str | Path) -> RunConfig:
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"config file {path} is a folder; give a TOML file or --preset NAME")
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist; give a TOML file or --preset NAME")
-    values = _parse_toml(path.read_text(encoding="utf-8"), f"config file {path}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:  # a checkpoint, an image, ... given by mistake
+        raise ConfigError(
+            f"config file {path} is not a TOML text file (not UTF-8; a checkpoint .pt, say); "
+            "give a TOML config, or --resume CKPT to continue a checkpoint"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path} ({exc.strerror})") from None
+    values = _parse_toml(text, f"config file {path}")
     values.setdefault("name", path.stem)
     return from_dict(values)
 
@@ -400,11 +486,63 @@ def field_value(cfg: RunConfig, dotted: str) -> Any:
 def apply_override(cfg: RunConfig, dotted: str, raw: Any) -> None:
     """Set one field, e.g. ("model.hidden", "256") or ("seed", 3), type-checked."""
     target, key, kind = _resolve(cfg, dotted)
-    setattr(target, key, _coerce(raw, kind, dotted))
+    value = _coerce(raw, kind, dotted)
+    if dotted == "task" and value != cfg.task:
+        _refuse_task_change(cfg.task, value)
+    if dotted == "name" and not value.strip():
+        raise ConfigError(
+            "name must not be empty; give a name, or leave --name out to name the run after "
+            "its preset or config file"
+        )
+    setattr(target, key, value)
     if dotted == "train.iters" and cfg.train.iters > 0:
         cfg.train.epochs = 0.0  # the later of --iters / --epochs wins
     elif dotted == "train.epochs" and cfg.train.epochs > 0:
         cfg.train.iters = 0
+
+
+def _refuse_task_change(current: str, wanted: str) -> None:
+    """The data section is the task's own dataclass and the model and training settings
+    were chosen for the task: an override cannot turn one task's config into another's."""
+    from rnnlab.tasks import get_task_class
+
+    get_task_class(wanted)  # an unknown task says so, with the known ones
+    shipped = [n for n in preset_names() if _preset_top_level(n, "task") == wanted]
+    start = (
+        f"--preset {shipped[0]} ({wanted} presets: {', '.join(shipped)})"
+        if shipped
+        else f'a config file with task = "{wanted}"'
+    )
+    raise ConfigError(
+        f"task={wanted} cannot be set on a {current} config (its data, model and train "
+        f"settings are a {current} run's); start from a {wanted} config instead, e.g. {start}"
+    )
+
+
+def nonzero(value: Any) -> bool:
+    """A length override that sets something (0 unsets train.iters or train.epochs)."""
+    try:
+        return value is not None and float(value) != 0
+    except (TypeError, ValueError):
+        return True  # not a number: the field's own check will say so
+
+
+def check_overrides(items: list[tuple[str, Any]]) -> None:
+    """One set of overrides names each field once, and not both train.iters and
+    train.epochs: otherwise which one counts would depend on their order."""
+    seen: dict[str, Any] = {}
+    for key, value in items:
+        if key in seen and str(seen[key]) != str(value):  # the same value twice is fine
+            raise ConfigError(
+                f"{key} is given twice: {key}={seen[key]} and {key}={value}; give it once"
+            )
+        seen[key] = value
+    # 0 unsets a length (train.epochs=0.5 with train.iters=0 is one clear request)
+    if nonzero(seen.get("train.iters")) and nonzero(seen.get("train.epochs")):
+        raise ConfigError(
+            f"give train.iters or train.epochs, not both (train.iters={seen['train.iters']}, "
+            f"train.epochs={seen['train.epochs']})"
+        )
 
 
 def override_items(overrides: dict[str, Any] | list[str] | None) -> list[tuple[str, Any]]:

@@ -7,7 +7,7 @@ import json
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from rnnlab.cli import collect_overrides
+    from rnnlab.cli import collect_overrides, config_source
     from rnnlab.experiments.grid import compare, load_study, study_names
     from rnnlab.experiments.table import render_text, to_json
 
@@ -22,7 +22,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     # --name names the comparison (its runs are named after it and their grid point)
     overrides = [o for o in collect_overrides(args) if not o.startswith("name=")]
     result = compare(
-        args.config or args.preset,
+        config_source(args),  # both --preset and --config is an error
         study=args.study,
         grid=args.grid,
         seeds=args.seeds,

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from rnnlab.inference.sampling import sample
+    import torch
 
-    text = sample(
+    from rnnlab.config import MAX_THREADS
+    from rnnlab.errors import ConfigError
+    from rnnlab.inference.sampling import sample_pieces
+
+    if not 1 <= args.threads <= MAX_THREADS:
+        raise ConfigError(f"--threads must be from 1 to {MAX_THREADS}, got {args.threads}")
+    # One character at a time is a chain of tiny matrix products: more threads only wait.
+    torch.set_num_threads(args.threads)
+    pieces = sample_pieces(
         args.checkpoint,
         prime=args.prime,
         length=args.length,
@@ -17,7 +26,11 @@ def cmd_sample(args: argparse.Namespace) -> int:
         seed=args.seed,
         device=args.device or "auto",
     )
-    print(text)
+    for piece in pieces:  # shown as it is drawn; Ctrl-C keeps what is printed
+        sys.stdout.write(piece)
+        if piece == "\n" or len(piece) > 1:
+            sys.stdout.flush()
+    sys.stdout.write("\n")
     return 0
 
 
@@ -34,5 +47,8 @@ def register(subparsers) -> None:
     p.add_argument("--top-k", type=int, default=None, help="draw from the K likeliest only")
     p.add_argument("--seed", type=int, default=None, help="seed for a reproducible sample")
     p.add_argument("--device", default=None, help="auto | cpu | cuda | mps")
+    p.add_argument(
+        "--threads", type=int, default=1, help="CPU threads (default 1, the fastest for one sample)"
+    )
     add_common_args(p, overrides=False)
     p.set_defaults(func=cmd_sample)

@@ -33,7 +33,7 @@ def _read_lines(path: str) -> list[str]:
     if not file.is_file():
         raise DataError(f"sentence file {file} not found; give a text file, one sentence a line")
     try:
-        text = file.read_text(encoding="utf-8")
+        text = file.read_text(encoding="utf-8-sig")  # a byte-order mark is not a word
     except UnicodeDecodeError:
         raise DataError(f"{file} is not UTF-8 text; give a plain text file") from None
     return [line for line in text.splitlines() if line.strip()]

@@ -79,8 +79,13 @@ def download(
     """Fetch (or check) "mnist" / "fashion-mnist" under the data root (`data_dir`, else
     $RNNLAB_DATA, else the user cache), verifying every file's md5; the raw folder of each."""
     names = [datasets] if isinstance(datasets, str) else list(datasets)
+    if not names:
+        raise DataError("name the data sets to download, e.g. mnist fashion-mnist")
+    # every name is checked before the first fetch: a typo in the second must not leave the
+    # first half-downloaded (or an empty folder) behind
+    found = [get_dataset(name) for name in names]
     root = resolve_data_dir(data_dir)
-    return [download_dataset(get_dataset(name), root) for name in names]
+    return [download_dataset(dataset, root) for dataset in found]
 
 
 def _fetch(

@@ -41,6 +41,8 @@ def read_conllu(path: str | Path, *, limit: int = 0, hint: str = "") -> list[Sen
     """The sentences of one CoNLL-U file as (words, UPOS tags); DataError on a bad file.
     With `limit`, only the first `limit` sentences are parsed (quick runs)."""
     path = Path(path)
+    if path.is_dir():
+        raise DataError(f"CoNLL-U file {path} is a folder; give the .conllu file in it")
     if not path.is_file():
         raise DataError(
             f"CoNLL-U file {path} not found; "

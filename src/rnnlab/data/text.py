@@ -26,7 +26,11 @@ def resolve_text_path(path: str | Path, data_dir: Path | None) -> Path:
 def read_text(path: Path, shown: str | None = None) -> str:
     """The whole file as a str; one-line DataError for a missing, empty or non-UTF-8 file."""
     shown = shown or str(path)
+    if path.is_dir():
+        raise DataError(f"data.path {path} is a folder; give the text file in it")
     if not path.is_file():
+        if Path(shown).is_absolute():
+            raise DataError(f"text file {path} does not exist; check data.path")
         raise DataError(
             f"text file {path} does not exist; point --data-dir (or $RNNLAB_DATA) at the "
             f"folder that holds {shown}, or give an absolute data.path"

@@ -31,7 +31,7 @@ from rnnlab.config import (
     shipped_text,
 )
 from rnnlab.errors import ConfigError, RnnlabError, TrainingDiverged, TrainingInterrupted
-from rnnlab.experiments.ranges import TooManyValues, int_ranges
+from rnnlab.experiments.ranges import MAX_VALUES, TooManyValues, few, int_ranges, ranges_text
 from rnnlab.training.progress import hms
 
 PRESET_AXIS = "preset"  # a grid axis over whole presets (or config files) instead of one field
@@ -86,10 +86,75 @@ def load_study(name: str) -> Study:
 def parse_axis(text: str) -> tuple[str, list[str]]:
     """ "model.layers=1,2,3" -> ("model.layers", ["1", "2", "3"])."""
     key, sep, values = text.partition("=")
-    choices = [v.strip() for v in values.split(",") if v.strip()]
-    if not sep or not key.strip() or not choices:
+    if not sep or not key.strip() or not values.strip():
         raise ConfigError(f"--grid expects FIELD=V1,V2,..., e.g. model.layers=1,2,3; got '{text}'")
-    return key.strip(), choices
+    key = key.strip()
+    return key, check_choices(key, [v.strip() for v in values.split(",")], f"--grid {text}")
+
+
+def check_choices(axis: str, choices: list[Any], given: str) -> list[Any]:
+    """An axis's values as given, refused when one is empty ("4,,8" would silently lose a
+    value) or given twice (it would train the same configuration twice)."""
+    if not choices:
+        raise ConfigError(f"{given} has no values; give at least one, e.g. {axis}=a,b")
+    kept = [c for c in choices if c is not None and c != ""]
+    if len(kept) != len(choices):
+        fix = f"{axis}={','.join(map(str, kept))}" if kept else f"{axis}=a,b"
+        raise ConfigError(
+            f"{given} has an empty value (two commas in a row, or one at an end); "
+            f"give only values: {fix}"
+        )
+    seen: dict[str, Any] = {}
+    for c in kept:
+        if str(c) in seen:
+            unique = ",".join(seen)
+            raise ConfigError(f"{given} gives {c} twice; give each value once: {axis}={unique}")
+        seen[str(c)] = c
+    return kept
+
+
+def normalize_grid(grid: Any) -> dict[str, list[Any]]:
+    """The Python API's grid in any of its forms - {"model.hidden": [8, 16]}, the CLI's
+    {"model.hidden": "8,16"} or ["model.hidden=8,16"] - as axis -> list of values. Checked
+    here, since a str value would otherwise be iterated character by character."""
+    if grid is None:
+        return {}
+    if isinstance(grid, str):
+        grid = [grid]
+    if isinstance(grid, (list, tuple)):
+        if not all(isinstance(text, str) for text in grid):
+            raise ConfigError(
+                "grid as a list takes 'FIELD=V1,V2' strings, e.g. ['model.hidden=8,16']; "
+                "or give a dict: {'model.hidden': [8, 16]}"
+            )
+        return parse_axes(list(grid))
+    if not isinstance(grid, dict):
+        raise ConfigError(
+            f"grid must be a dict such as {{'model.hidden': [8, 16]}}, got {type(grid).__name__}"
+        )
+    axes: dict[str, list[Any]] = {}
+    for axis, values in grid.items():
+        if not isinstance(axis, str) or not axis.strip():
+            raise ConfigError(
+                f"grid keys are config fields such as 'model.hidden' (or 'preset'); got {axis!r}"
+            )
+        given = f"grid['{axis}']"
+        if isinstance(values, str):  # the CLI's form: "8,16"
+            choices: list[Any] = [v.strip() for v in values.split(",")]
+        elif isinstance(values, (list, tuple, range)):
+            choices = [v.strip() if isinstance(v, str) else v for v in values]
+        elif isinstance(values, (int, float)):  # one value: an axis of one point
+            choices = [values]
+        else:
+            raise ConfigError(
+                f"{given} must be a list of values such as [8, 16] or a string '8,16'; "
+                f"got {type(values).__name__}"
+            )
+        axes[axis.strip()] = check_choices(axis.strip(), choices, given)
+    return axes
+
+
+MAX_SEED = 2**63 - 1  # what the config's own seed check allows
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -102,9 +167,62 @@ def parse_seeds(text: str) -> list[int]:
         raise ConfigError(
             f"--seeds expects a range or a list, e.g. 0-9 or 1,5,9; got '{text}'"
         ) from None
-    if len(set(seeds)) != len(seeds):
-        raise ConfigError(f"--seeds names a seed twice: '{text}'")
+    _check_seeds(seeds, f"--seeds '{text}'")
     return seeds
+
+
+def normalize_seeds(seeds: Any) -> list[int] | None:
+    """The Python API's seeds - "0-4", [0, 1], range(5) or one int - as a checked list;
+    None when not given. The same checks as the CLI's --seeds, so both refuse alike."""
+    if seeds is None:
+        return None
+    if isinstance(seeds, str):
+        return parse_seeds(seeds)
+    if isinstance(seeds, int) and not isinstance(seeds, bool):
+        seeds = [seeds]
+    if not isinstance(seeds, (list, tuple, range)):
+        raise ConfigError(
+            "seeds must be a list of integers, a string such as '0-4' or '1,5,9', or one "
+            f"integer; got {type(seeds).__name__}"
+        )
+    if len(seeds) > MAX_VALUES:  # as --seeds 0-99999999: a typo, and one run per seed
+        raise ConfigError(f"seeds names more than {MAX_VALUES:,} seeds; give fewer")
+    out = []
+    for s in seeds:
+        if isinstance(s, str) and s.strip().isdigit():
+            s = int(s)
+        if isinstance(s, bool) or not isinstance(s, int):
+            raise ConfigError(f"seeds must be integers, got {s!r} in {list(seeds)!r}")
+        out.append(s)
+    if not out:
+        raise ConfigError(
+            "seeds is empty; give at least one seed, e.g. seeds=[0] or seeds='0-4' "
+            "(or leave it out to use the config's seed)"
+        )
+    _check_seeds(out, f"seeds {out!r}")
+    return out
+
+
+def _check_seeds(seeds: list[int], given: str) -> None:
+    bad = [s for s in seeds if not 0 <= s <= MAX_SEED]
+    if bad:
+        raise ConfigError(f"{given}: a seed must be between 0 and 2**63-1, got {bad[0]}")
+    seen: set[int] = set()
+    for s in seeds:
+        if s in seen:
+            raise ConfigError(
+                f"{'--seeds' if given.startswith('--') else 'seeds'} names a seed twice "
+                f"({s} in {given.split(' ', 1)[1]}); give each seed once"
+            )
+        seen.add(s)
+
+
+def positive_jobs(jobs: Any) -> int:
+    """--jobs / jobs=: a whole number of processes, 1 or more (1.5 or "2" are refused, not
+    truncated or compared as text)."""
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ConfigError(f"--jobs must be a positive integer, got {jobs!r}")
+    return jobs
 
 
 def parse_axes(texts: list[str]) -> dict[str, list[str]]:
@@ -169,21 +287,62 @@ def plan_runs(
             "or a grid over presets (--grid preset=sheet-rnn,sheet-lstm)"
         )
     planned = []
+    seen: dict[str, dict[str, Any]] = {}  # a configuration -> the grid point that gave it
     for values in itertools.product(*(grid[a] for a in axes)):
         cell = dict(zip(axes, values))
         base = cell.get(PRESET_AXIS, source)
+        _check_not_a_folder(base, PRESET_AXIS in cell)
         fields = [(a, v) for a, v in cell.items() if a != PRESET_AXIS]
         try:
             cfg = make_config(base, dict(overrides + fields))
         except ConfigError as exc:
             where = f" (grid point {cell_label(cell)})" if cell else ""
             raise ConfigError(f"{exc}{where}") from None
+        # "4,04" or two presets that are one recipe: the same runs trained twice, counted
+        # as two configurations (without --seeds each keeps its own seed, which then counts)
+        key = _canonical({**cfg.to_dict(), "name": None, **({"seed": None} if seeds else {})})
+        if key in seen:
+            raise ConfigError(
+                f"grid points {cell_label(seen[key])} and {cell_label(cell)} are the same "
+                "configuration; give each value once"
+            )
+        seen[key] = cell
         cfg.name = _run_name(name, cell)
         for seed in seeds if seeds is not None else [cfg.seed]:
             run_cfg = cfg.copy()
             run_cfg.seed = seed
             planned.append(PlannedRun(cell, seed, run_cfg, str(base) if base else None))
+    _check_one_task(planned)
     return planned
+
+
+def _check_not_a_folder(base: Any, on_axis: bool) -> None:
+    """A folder given as a preset would otherwise be reported as an unknown preset name."""
+    from rnnlab.config import preset_names
+
+    if base is None or str(base) in preset_names() or not Path(str(base)).is_dir():
+        return
+    given = f"--grid preset={base}" if on_axis else f"{base}"
+    raise ConfigError(
+        f"{given} is a folder, not a preset or config file; give a preset name "
+        "(e.g. hihell) or a .toml config file"
+    )
+
+
+def _check_one_task(planned: list[PlannedRun]) -> None:
+    """One table compares one metric, which only runs of one task share: a grid over presets
+    of several tasks is refused here, naming them, before any metric is looked up."""
+    tasks: dict[str, list[str]] = {}
+    for run in planned:
+        labels = tasks.setdefault(run.config.task, [])
+        if run.cell_label not in labels:
+            labels.append(run.cell_label)
+    if len(tasks) > 1:
+        which = "; ".join(f"{task}: {', '.join(labels)}" for task, labels in tasks.items())
+        raise ConfigError(
+            f"the grid mixes tasks ({which}); a comparison's runs share one task and its "
+            "metric, so compare each task separately"
+        )
 
 
 def _run_name(name: str, cell: dict[str, Any]) -> str:
@@ -254,6 +413,79 @@ def _done_or_resumable(
     return None, None
 
 
+def check_same_settings(
+    folder: Path, name: str, planned: list[PlannedRun], stored: list[dict[str, Any]]
+) -> None:
+    """Refuse a comparison that would replace the saved one of this name with other runs.
+
+    Allowed: the same settings (a stopped comparison resumes, a finished one rebuilds its
+    table) and a superset of them (more seeds, more grid values: every saved run is in the
+    new table). Anything else - another preset or task, other iterations, fewer seeds -
+    would silently overwrite table.md, runs.csv and comparison.json with a table of other
+    runs, and `rnnlab report NAME` would then mix the two."""
+    path = folder / "comparison.json"
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        saved_name = str(saved.get("name", name))
+        saved_ids = [int(r["run_id"]) for r in saved["runs"]]
+    except FileNotFoundError:
+        return  # a new comparison, or one stopped before its first table
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return  # unreadable: nothing in it to keep; the new table replaces it
+    fix = f"give --name NEW for a new comparison, or delete {folder} to replace it"
+    if saved_name != name:  # two names with one slug ("a b", "a-b") share a folder
+        raise ConfigError(
+            f"comparison '{name}' would be saved in {folder}, which holds comparison "
+            f"'{saved_name}'; give another --name"
+        )
+    # The saved runs' configs, as the store has them; ids the store does not have in this
+    # group (a store moved aside and started again) say nothing about this comparison.
+    by_id = {int(r["id"]): r for r in stored}
+    saved_configs = [by_id[i] for i in saved_ids if i in by_id]
+    now = {_canonical(run.config.to_dict()): run for run in planned}
+    missing = [r for r in saved_configs if _canonical(r.get("config") or {}) not in now]
+    if not missing:
+        return
+    row = missing[0]
+    old = flatten(row.get("config") or {})
+
+    def distance(new: dict[str, Any]) -> int:
+        # every field counts here, the name too: the same grid point is the closest
+        return sum(_canonical(old.get(k)) != _canonical(new.get(k)) for k in {*old, *new})
+
+    closest = min((flatten(run.config.to_dict()) for run in planned), key=distance)
+    fields = _differing(old, closest)
+    if fields == ["seed"]:
+        seeds = sorted({run.seed for run in planned})
+        what = f"its run {row['id']} has seed {old['seed']}, not among the seeds now: {few(seeds)}"
+    else:
+        shown = [f"{f} {_value(old, f)}, now {_value(closest, f)}" for f in fields[:3]]
+        more = f"; and {len(fields) - 3} more fields" if len(fields) > 3 else ""
+        what = f"its run {row['id']} has {'; '.join(shown)}{more}"
+    if len(missing) > 1:
+        what += f"; {len(missing)} of its runs would leave its table"
+    hint = ""
+    if "threads" in fields:
+        hint = "; --jobs sets each run's threads, so give the --jobs used before"
+    raise ConfigError(f"comparison '{name}' exists with other settings ({what}); {fix}{hint}")
+
+
+def _differing(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """The flattened config fields that differ, "task" first: it explains all the others."""
+    order: dict[str, int] = {}
+    for key in [*old, *new]:
+        order.setdefault(key, len(order))
+    keys = sorted(order, key=lambda k: (k != "task", order[k]))
+    out = [k for k in keys if _canonical(old.get(k)) != _canonical(new.get(k))]
+    # the run name follows the grid point, which other fields show better; alone it says
+    # the axes changed (an axis added: "hihell" is now "hihell[hidden=8]")
+    return [k for k in out if k != "name"] or out
+
+
+def _value(flat: dict[str, Any], key: str) -> str:
+    return str(flat[key]) if key in flat else "-"
+
+
 def train_job(job: Job) -> dict[str, Any]:
     """Train (or resume) one run; returns its store row. Runs in the parent or a worker."""
     from rnnlab import api
@@ -295,8 +527,8 @@ def compare(
     source: str | Path | None = None,
     *,
     study: str | None = None,
-    grid: dict[str, list[Any]] | list[str] | None = None,
-    seeds: list[int] | str | None = None,
+    grid: dict[str, list[Any] | str] | list[str] | str | None = None,
+    seeds: list[int] | range | str | int | None = None,
     overrides: dict[str, Any] | list[str] | None = None,
     name: str | None = None,
     metric: str | None = None,
@@ -310,8 +542,10 @@ def compare(
 
     `source` is a preset name or config file; `study` a shipped comparison (`study_names()`)
     whose settings the other arguments extend or override. `grid` maps a config field (or
-    "preset") to its values; `seeds` is a list or a string like "0-9". `jobs` > 1 trains
-    that many runs at once in worker processes, each with its share of the CPU threads.
+    "preset") to its values, a list or the CLI's "8,16"; `seeds` is a list, a range, a
+    string like "0-9" or one int. `jobs` > 1 trains that many runs at once in worker
+    processes, each with its share of the CPU threads. A name whose comparison is saved with
+    other settings is refused (see `check_same_settings`).
     """
     from rnnlab.api import _slug
     from rnnlab.data.paths import default_runs_dir
@@ -322,19 +556,25 @@ def compare(
 
     spec = load_study(study) if study else Study(name="")
     axes = dict(spec.grid)
-    if isinstance(grid, list):
-        grid = parse_axes(grid)
-    axes.update(grid or {})
-    seed_list = parse_seeds(seeds) if isinstance(seeds, str) else seeds
+    axes.update(normalize_grid(grid))
+    seed_list = normalize_seeds(seeds)
+    jobs = positive_jobs(jobs)
+    given = override_items(overrides)
+    one_seed = [v for k, v in given if k == "seed"]
+    if seed_list is None and spec.seeds and one_seed:
+        # the user gave no seeds: the study did, so "not both" would blame the wrong flag
+        raise ConfigError(
+            f"study '{spec.name}' repeats every configuration over its seeds "
+            f"{ranges_text(spec.seeds)}; to train seed {one_seed[0]} alone give "
+            f"--seeds {one_seed[0]}, not --seed"
+        )
     if seed_list is None and spec.seeds:
         seed_list = spec.seeds
     source = str(source) if source is not None else spec.source
     name = name or spec.name or (Path(source).stem if source else "compare")
-    if jobs < 1:
-        raise ConfigError(f"--jobs must be a positive integer, got {jobs}")
     # a study's fixed settings give way to an axis given now; settings given now may not
     study_fixed = [(k, v) for k, v in override_items(spec.overrides) if k not in axes]
-    fixed = study_fixed + override_items(overrides)
+    fixed = study_fixed + given
     planned = plan_runs(name, source, axes, seed_list, fixed)
     task_cls = get_task_class(planned[0].config.task)
     metric = metric or task_cls.primary_metric
@@ -346,7 +586,9 @@ def compare(
     store = ResultsStore(runs_path)
     group = f"compare:{name}"
     stored = store.list_runs(group=group)
-    share_threads(planned, jobs)
+    share_threads(planned, jobs)  # before the settings check: the threads are part of a run
+    folder = runs_path / "compare" / _slug(name)
+    check_same_settings(folder, name, planned, stored)
     parameters = _parameter_counts(planned)
 
     outcomes: dict[int, RunOutcome] = {}
@@ -411,7 +653,7 @@ def compare(
     rows = summarise(ordered, metric, planned)
     result = ComparisonResult(
         name=name,
-        folder=runs_path / "compare" / _slug(name),
+        folder=folder,
         metric=metric,
         higher_is_better=higher_is_better,
         axes=list(axes),

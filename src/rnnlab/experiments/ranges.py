@@ -24,3 +24,21 @@ def int_ranges(text: str) -> list[int]:
             )
         values.extend(range(first, last + 1))
     return values
+
+
+def ranges_text(values: list[int], sep: str = ",") -> str:
+    """[1, 2, 3, 7] -> "1-3,7": a long list of ids or seeds as short as the user typed it."""
+    parts: list[list[int]] = []
+    for v in sorted(set(values)):
+        if parts and v == parts[-1][1] + 1:
+            parts[-1][1] = v
+        else:
+            parts.append([v, v])
+    return sep.join(str(a) if a == b else f"{a}-{b}" for a, b in parts)
+
+
+def few(values: list[int], shown: int = 5) -> str:
+    """The first `shown` values and how many more: one line however many there are."""
+    head = ", ".join(map(str, values[:shown]))
+    rest = len(values) - shown
+    return f"{head} and {rest:,} more" if rest > 0 else head

@@ -11,6 +11,7 @@ Temperature 0 is greedy (argmax); a seed makes the text reproducible.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,18 +21,30 @@ from torch import nn
 from rnnlab.config import check_seed
 from rnnlab.errors import CheckpointError, ConfigError
 
+MAX_LENGTH = 10_000_000  # characters in one sample; beyond it, sample in pieces
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
 
 def check_sampling_args(
     length: int, temperature: float, top_k: int | None, seed: int | None = None
 ) -> None:
-    if length < 0:
-        raise ConfigError(f"length must not be negative, got {length}")
+    if not _is_int(length) or not 0 <= length <= MAX_LENGTH:
+        raise ConfigError(
+            f"length must be a whole number of characters from 0 to {MAX_LENGTH:,}, got {length!r}"
+        )
+    if not isinstance(temperature, (int, float)) or isinstance(temperature, bool):
+        raise ConfigError(f"temperature must be a number, got {temperature!r}")
     if not 0 <= temperature < math.inf:
         raise ConfigError(f"temperature must be 0 (greedy) or positive, got {temperature}")
     if seed is not None:
+        if not _is_int(seed):
+            raise ConfigError(f"seed must be a whole number, got {seed!r}")
         check_seed(seed)
-    if top_k is not None and top_k < 1:
-        raise ConfigError(f"top-k must be a positive integer, got {top_k}")
+    if top_k is not None and (not _is_int(top_k) or top_k < 1):
+        raise ConfigError(f"top-k must be a positive integer, got {top_k!r}")
 
 
 def next_char(
@@ -54,7 +67,29 @@ def next_char(
     return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
 
 
-@torch.no_grad()
+def iter_ids(
+    model: nn.Module,
+    prime: torch.Tensor,
+    length: int,
+    temperature: float = 0.8,
+    top_k: int | None = None,
+    generator: torch.Generator | None = None,
+) -> Iterator[int]:
+    """Feed `prime` (1-D ids, not empty), then yield `length` drawn ids, one at a time."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    try:
+        with torch.no_grad():
+            logits, hidden = model(prime.to(device)[None, :])
+            for _ in range(length):
+                nxt = next_char(logits[:, -1].float(), temperature, top_k, generator)
+                yield int(nxt)
+                logits, hidden = model(nxt.view(1, 1).to(device), hidden)
+    finally:
+        model.train(was_training)
+
+
 def generate_ids(
     model: nn.Module,
     prime: torch.Tensor,
@@ -64,17 +99,7 @@ def generate_ids(
     generator: torch.Generator | None = None,
 ) -> list[int]:
     """Feed `prime` (1-D ids, not empty), then draw `length` ids; returns the new ids."""
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    logits, hidden = model(prime.to(device)[None, :])
-    out: list[int] = []
-    for _ in range(length):
-        nxt = next_char(logits[:, -1].float(), temperature, top_k, generator)
-        out.append(int(nxt))
-        logits, hidden = model(nxt.view(1, 1).to(device), hidden)
-    model.train(was_training)
-    return out
+    return list(iter_ids(model, prime, length, temperature, top_k, generator))
 
 
 def load_charlm(checkpoint: str | Path, device: str = "auto") -> tuple[Any, nn.Module, Any]:
@@ -86,6 +111,7 @@ def load_charlm(checkpoint: str | Path, device: str = "auto") -> tuple[Any, nn.M
     from rnnlab.training import checkpoint as ckpt
     from rnnlab.training.runtime import resolve_device
 
+    dev = resolve_device(device)  # a --device typo is found before a checkpoint is read
     payload = ckpt.load_checkpoint(checkpoint)
     task = (payload.get("config") or {}).get("task", payload.get("task"))
     if task != "charlm":
@@ -100,8 +126,52 @@ def load_charlm(checkpoint: str | Path, device: str = "auto") -> tuple[Any, nn.M
     vocab = Vocab(chars)
     model = CharLM(len(vocab), cfg.model)
     ckpt.load_model_state(model, payload["model"], str(checkpoint))
-    model.to(resolve_device(device)).eval()
+    model.to(dev).eval()
     return cfg, model, vocab
+
+
+def sample_pieces(
+    checkpoint: str | Path,
+    prime: str = "ROMEO:",
+    length: int = 500,
+    temperature: float = 0.8,
+    top_k: int | None = None,
+    seed: int | None = None,
+    device: str = "auto",
+) -> Iterator[str]:
+    """The prime, then each sampled character as it is drawn (for printing as it comes).
+    Every argument is checked before the first piece."""
+    check_sampling_args(length, temperature, top_k, seed)
+    if not isinstance(prime, str) or not prime:
+        raise ConfigError("the prime must be a non-empty string; give at least one character")
+    _, model, vocab = load_charlm(checkpoint, device)
+    unknown = vocab.unknown(prime)
+    if unknown:
+        shown = ", ".join(repr(c) for c in unknown[:10])
+        known = "".join(c for c in vocab.chars if c.isprintable())
+        raise ConfigError(
+            f"the prime has characters the model never saw: {shown}; give --prime text made "
+            f"of its {len(vocab)} characters: {known[:60]!r}{'...' if len(known) > 60 else ''}"
+        )
+    generator = None
+    if seed is not None:
+        device_type = next(model.parameters()).device.type
+        generator = torch.Generator(device=device_type).manual_seed(seed)
+    return _pieces(model, vocab, prime, length, temperature, top_k, generator)
+
+
+def _pieces(
+    model: nn.Module,
+    vocab: Any,
+    prime: str,
+    length: int,
+    temperature: float,
+    top_k: int | None,
+    generator: torch.Generator | None,
+) -> Iterator[str]:
+    yield prime
+    for i in iter_ids(model, vocab.encode(prime), length, temperature, top_k, generator):
+        yield vocab.decode([i])
 
 
 def sample(
@@ -114,20 +184,5 @@ def sample(
     device: str = "auto",
 ) -> str:
     """The prime followed by `length` sampled characters."""
-    check_sampling_args(length, temperature, top_k, seed)
-    _, model, vocab = load_charlm(checkpoint, device)
-    if not prime:
-        raise ConfigError("the prime must not be empty; give at least one character")
-    unknown = vocab.unknown(prime)
-    if unknown:
-        shown = ", ".join(repr(c) for c in unknown)
-        raise ConfigError(
-            f"the prime has characters the model never saw: {shown}; "
-            f"its vocabulary has {len(vocab)} characters"
-        )
-    generator = None
-    if seed is not None:
-        device_type = next(model.parameters()).device.type
-        generator = torch.Generator(device=device_type).manual_seed(seed)
-    ids = generate_ids(model, vocab.encode(prime), length, temperature, top_k, generator)
-    return prime + vocab.decode(ids)
+    pieces = sample_pieces(checkpoint, prime, length, temperature, top_k, seed, device)
+    return "".join(pieces)

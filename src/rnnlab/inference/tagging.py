@@ -40,6 +40,8 @@ def tag_many(
     strings is taken as its tokens."""
     from rnnlab import api
 
+    if isinstance(sentences, str):  # its characters would be taken as sentences
+        raise DataError("tag_many takes a list of sentences; for one sentence use rnnlab.tag")
     if not sentences:
         raise DataError("no sentences to tag; give at least one")
     tokens = [_as_tokens(s, i + 1) for i, s in enumerate(sentences)]

@@ -18,11 +18,15 @@ def translate_many(checkpoint: str | Path, texts: list[str], *, device: str = "c
 
     loaded = load(checkpoint, device=device, task_name="seq2seq")
     task = loaded.task
+    if isinstance(texts, str):  # its characters would be translated one by one
+        raise ConfigError("translate_many takes a list of inputs; for one use rnnlab.translate")
     if not texts:
         raise ConfigError('nothing to translate: give at least one input, e.g. "123+45"')
-    for text in texts:
+    for number, text in enumerate(texts, 1):
+        if not isinstance(text, str):
+            raise ConfigError(f"input {number} is not a string (got {text!r})")
         if not text:
-            raise ConfigError("cannot translate an empty input")
+            raise ConfigError(f'input {number} is empty; give a string such as "123+45"')
         bad = task.unknown_characters(text)
         if bad:
             allowed = "".join(t for t in task.tokens if len(t) == 1)
@@ -39,4 +43,6 @@ def translate_many(checkpoint: str | Path, texts: list[str], *, device: str = "c
 
 def translate(checkpoint: str | Path, text: str, *, device: str = "cpu") -> str:
     """The greedy answer of a seq2seq checkpoint for one source string."""
+    if not isinstance(text, str):
+        raise ConfigError("translate takes one string; for a list use rnnlab.translate_many")
     return translate_many(checkpoint, [text], device=device)[0]

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from rnnlab.errors import RnnlabError
+from rnnlab.errors import ConfigError, RnnlabError
 from rnnlab.results.owner import owner_gone
 
 DB_NAME = "rnnlab.db"
@@ -69,9 +69,11 @@ class ResultsStore:
     def __init__(self, runs_dir: str | Path) -> None:
         self.runs_dir = Path(runs_dir)
         self.path = self.runs_dir / DB_NAME
+        check_runs_folder(self.runs_dir)
         try:
             self.runs_dir.mkdir(parents=True, exist_ok=True)
             with self._connect() as db:
+                _check_is_store(db, self.path)  # before anything is added to another's file
                 db.executescript(_SCHEMA)
                 _add_missing_columns(db)
         except (OSError, sqlite3.OperationalError) as exc:
@@ -153,7 +155,9 @@ class ResultsStore:
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY id DESC"
-        if limit:
+        # SQLite's integers end at 2**63 - 1 (a larger LIMIT is a type error), and a limit
+        # that large cannot leave out any run: it means no limit
+        if limit and int(limit) < SQLITE_MAX_INT:
             sql += f" LIMIT {int(limit)}"
         with self._connect() as db:
             _settle_orphans(db)
@@ -177,6 +181,49 @@ class ResultsStore:
 
 # Columns added after the first release: stores written by an older rnnlab gain them on open.
 _LATER_COLUMNS = {"group_name": "TEXT", "owner": "TEXT"}
+SQLITE_MAX_INT = 2**63 - 1
+# The columns every rnnlab store has had since the first release (the runs' NOT NULL ones): a
+# file without them is another program's SQLite database that happens to be called rnnlab.db.
+_FIRST_COLUMNS = {
+    "runs": ["id", "name", "task", "status", "created", "updated", "config"],
+    "metrics": ["run_id", "iteration", "name", "value", "wall_time"],
+}
+
+
+def check_runs_folder(runs_dir: Path) -> None:
+    """A runs folder given as a file (--runs-dir /etc/hostname) is a mistake: say so instead
+    of listing nothing or failing to create a folder inside it."""
+    if runs_dir.exists() and not runs_dir.is_dir():
+        raise ConfigError(
+            f"{runs_dir} is a file, not a runs folder; give --runs-dir the folder that holds "
+            f"{DB_NAME} and the run folders (default ./runs)"
+        )
+
+
+def _check_is_store(db: sqlite3.Connection, path: Path) -> None:
+    """Refuse an SQLite file with tables of its own that are not the store's. An empty
+    database (a new store) and a store from an older rnnlab pass."""
+    tables = {
+        row["name"]
+        for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        if not row["name"].startswith("sqlite_")
+    }
+    if not tables:
+        return
+    problem = None
+    if "runs" not in tables:
+        problem = f"it has no 'runs' table, only {', '.join(sorted(tables))}"
+    for table, needed in _FIRST_COLUMNS.items():
+        if problem is None and table in tables:
+            have = {row["name"] for row in db.execute(f"PRAGMA table_info({table})")}
+            missing = [c for c in needed if c not in have]
+            if missing:
+                problem = f"its '{table}' table lacks the column(s) {', '.join(missing)}"
+    if problem is not None:
+        raise ConfigError(
+            f"{path} is not an rnnlab results store ({problem}); choose another folder with "
+            "--runs-dir, or move the file aside to start a new store there"
+        )
 
 
 def _settle_orphans(db: sqlite3.Connection) -> None:

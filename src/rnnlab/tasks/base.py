@@ -33,6 +33,11 @@ class Task:
     DataConfig: ClassVar[type] = NoData
     primary_metric: ClassVar[str] = "test_acc"  # the metric that picks the best checkpoint
     higher_is_better: ClassVar[bool] = True
+    # The data each recorded metric is measured on: "training", "validation" (held out from
+    # training, fit to tune on) or "test" (for reporting only). A sweep reads this to tune
+    # only on validation data and to say honestly where its objective comes from; names
+    # missing here follow their prefix (see `metric_split`).
+    metric_splits: ClassVar[dict[str, str]] = {}
 
     def __init__(
         self,
@@ -68,6 +73,19 @@ class Task:
                 f"{flag} {metric}: {cls.name} runs of this config record no such metric; "
                 f"choose one of: {', '.join(names)}"
             )
+
+    @classmethod
+    def metric_split(cls, config: RunConfig, metric: str) -> str:
+        """The data `metric` is measured on: "training", "validation" or "test"."""
+        if metric in cls.metric_splits:
+            return cls.metric_splits[metric]
+        if metric.startswith("train_"):
+            return "training"
+        if metric.startswith(("val_", "dev_")):
+            return "validation"
+        # evaluate() scores held-out data; an undeclared metric is read as the test set's,
+        # the cautious reading (a sweep will not tune on it while validation data exists)
+        return "test"
 
     # -- data ----------------------------------------------------------------------------
     @property

@@ -41,6 +41,8 @@ class CharLMTask(Task):
     DataConfig = TextDataConfig
     primary_metric = "val_loss"
     higher_is_better = False
+    # the validation text is the last data.val_fraction of the file, never trained on
+    metric_splits = {"train_loss": "training", "val_loss": "validation", "val_bpc": "validation"}
 
     def __init__(
         self,

@@ -43,6 +43,14 @@ class ClassifyTask(Task):
     DataConfig = ImageDataConfig
     primary_metric = "test_acc"
     higher_is_better = True
+    # val_* exist only with data.validation > 0 (images held out of the training set)
+    metric_splits = {
+        "train_loss": "training",
+        "val_loss": "validation",
+        "val_acc": "validation",
+        "test_loss": "test",
+        "test_acc": "test",
+    }
 
     def __init__(
         self,

@@ -48,6 +48,13 @@ class HihellTask(Task):
     DataConfig = HihellDataConfig
     primary_metric = "acc"
     higher_is_better = True
+    # evaluate() scores the single training pair: there is no held-out data at all
+    metric_splits = {
+        "train_loss": "training",
+        "acc": "training",
+        "exact": "training",
+        "loss": "training",
+    }
 
     def __init__(
         self,

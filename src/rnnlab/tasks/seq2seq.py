@@ -41,6 +41,9 @@ class Seq2SeqDataConfig:
     input_feeding: bool = False
 
 
+MAX_ADD_DIGITS = 18  # the sum of two such numbers still fits a 64-bit integer
+
+
 def source_steps(d: Seq2SeqDataConfig) -> int:
     return 2 * d.digits + 1 if d.problem == "add" else d.length
 
@@ -62,6 +65,13 @@ class Seq2SeqTask(Task):
     DataConfig = Seq2SeqDataConfig
     primary_metric = "exact"
     higher_is_better = True
+    # evaluate() scores the generated test pairs; the task generates no validation set
+    metric_splits = {
+        "train_loss": "training",
+        "exact": "test",
+        "token_acc": "test",
+        "test_loss": "test",
+    }
 
     def __init__(
         self,
@@ -86,6 +96,10 @@ class Seq2SeqTask(Task):
         for name in ("length", "digits", "train_size", "test_size"):
             if getattr(d, name) < 1:
                 raise ConfigError(f"data.{name} must be at least 1, got {getattr(d, name)}")
+        if d.problem == "add" and d.digits > MAX_ADD_DIGITS:  # operands are drawn as int64
+            raise ConfigError(
+                f"data.digits must be at most {MAX_ADD_DIGITS} for problem add, got {d.digits}"
+            )
         if not 0.0 <= d.teacher_forcing <= 1.0:
             raise ConfigError(f"data.teacher_forcing must be in [0, 1], got {d.teacher_forcing}")
         if d.attention_score not in ATTENTION_SCORES:

@@ -64,6 +64,15 @@ class TaggerTask(Task):
     DataConfig = TaggingDataConfig
     primary_metric = "dev_acc"
     higher_is_better = True
+    # dev is the treebank's validation split; oov_acc is measured on dev words too
+    metric_splits = {
+        "train_loss": "training",
+        "train_acc": "training",
+        "dev_loss": "validation",
+        "dev_acc": "validation",
+        "oov_acc": "validation",
+        "test_acc": "test",
+    }
 
     def __init__(
         self,

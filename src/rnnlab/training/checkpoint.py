@@ -31,6 +31,8 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    if not str(path).strip():  # Path("") is ".", which would be reported as a folder
+        raise CheckpointError("no checkpoint given; give the .pt file of a run")
     path = Path(path)
     if path.is_dir():
         inside = ", ".join(sorted(p.name for p in path.glob("*.pt"))[:3])

@@ -11,12 +11,30 @@ import numpy as np
 import torch
 
 import rnnlab
-from rnnlab.config import RunConfig
+from rnnlab.config import RunConfig, check_device
 from rnnlab.errors import ConfigError
 from rnnlab.training.allocator import allocator_state
 
 
 def resolve_device(name: str) -> torch.device:
+    """The torch device for a --device value, or a one-line error: a name torch does not
+    know (tpu), or a device this machine lacks (cuda without a GPU, cuda:3 with two)."""
+    check_device(name)  # the same names for training and for evaluate/predict/sample/...
+    if name.startswith("cuda:"):
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if int(name[5:]) >= count:
+            have = (
+                "no CUDA GPU"
+                if not count
+                else "one GPU, cuda:0"
+                if count == 1
+                else f"{count} GPUs, cuda:0..cuda:{count - 1}"
+            )
+            raise ConfigError(
+                f"device '{name}' was asked for but this machine has {have}; "
+                f"use --device {'cuda' if count else 'cpu'}"
+            )
+        return torch.device(name)
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")

@@ -46,7 +46,7 @@ def report(
     group: str | None = None,
     name: str | None = None,
     task: str | None = None,
-    runs: list[int] | str | None = None,
+    runs: list[int] | range | int | str | None = None,
     metric: str | None = None,
     out: str | Path | None = None,
     runs_dir: str | Path | None = None,
@@ -56,8 +56,9 @@ def report(
     report.json.
 
     `comparison` selects the runs of `rnnlab compare NAME` (group "compare:NAME") and takes
-    its axes and summary table; `group`, `name` (* is a wildcard), `task` and `runs` (ids, a
-    list or "3,5,8" / "3-8") narrow the selection. `metric` defaults to the comparison's,
+    its axes and summary table; `group`, `name` (* is a wildcard), `task` and `runs` (one
+    id, a list or "3,5,8" / "3-8"; an id named alone must be selected, a range or `range`
+    is a bound) narrow the selection. `metric` defaults to the comparison's,
     else the task's primary metric (test_acc for classification).
     """
     from rnnlab.data.paths import default_runs_dir

@@ -3,10 +3,70 @@ matplotlib, which is imported only here and only when a figure is drawn."""
 
 from __future__ import annotations
 
+import functools
 import io
-from typing import Any
+import warnings
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from rnnlab.experiments.report.gather import FINISHED, number_text
+
+_F = TypeVar("_F", bound=Callable[..., bytes])
+
+# Fonts with the glyphs matplotlib's DejaVu Sans lacks (CJK, Arabic, Devanagari, ...),
+# tried after it, glyph by glyph, when installed: run names are whatever users type.
+FALLBACK_FONTS = (
+    "Noto Sans CJK JP",
+    "Noto Sans CJK SC",
+    "Noto Sans CJK TC",
+    "Noto Sans CJK KR",
+    "Source Han Sans",
+    "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei",
+    "Droid Sans Fallback",
+    "IPAGothic",
+    "IPAexGothic",
+    "Noto Sans",
+    "Noto Sans Arabic",
+    "Noto Sans Hebrew",
+    "Noto Sans Devanagari",
+    "Noto Sans Thai",
+    "Arial Unicode MS",
+    "Microsoft YaHei",
+    "Yu Gothic",
+    "Malgun Gothic",
+    "PingFang SC",
+    "Hiragino Sans",
+    "Apple SD Gothic Neo",
+)
+
+
+def _fallback_families() -> list[str]:
+    # only installed ones: a missing family named in rcParams makes matplotlib log
+    # "findfont: Font family ... not found" for every text it draws
+    from matplotlib.font_manager import fontManager
+
+    installed = {f.name for f in fontManager.ttflist}
+    return [name for name in FALLBACK_FONTS if name in installed]
+
+
+def text_safe(draw: _F) -> _F:
+    """Draw with fallback fonts for any script and without matplotlib's "Glyph ... missing
+    from font" warnings: a run named 日本語 must not spill warnings on a clean stderr. A
+    glyph no installed font has is drawn as a box, which the page's HTML tables show right."""
+
+    @functools.wraps(draw)
+    def wrapper(*args: Any, **kwargs: Any) -> bytes:
+        from matplotlib import rc_context
+
+        fallbacks = _fallback_families()
+        rc = {"font.family": ["sans-serif", *fallbacks]} if fallbacks else {}
+        # rc_context and catch_warnings restore the caller's settings and filters after
+        with rc_context(rc), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from font")
+            return draw(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 def _colors(n: int) -> list[Any]:
@@ -83,6 +143,7 @@ def _legend(ax: Any, count: int) -> None:
         ax.legend(fontsize=8, loc="best")
 
 
+@text_safe
 def plot_curves(data: dict[str, Any], key: str, ylabel: str, title: str) -> bytes:
     """`key` ("curve" or "loss") over iterations: per configuration or per run."""
     import numpy as np
@@ -113,6 +174,7 @@ def plot_curves(data: dict[str, Any], key: str, ylabel: str, title: str) -> byte
     return _png(fig)
 
 
+@text_safe
 def plot_final(data: dict[str, Any]) -> bytes:
     """A bar per configuration (mean, std and each run's value) or per run."""
     import numpy as np

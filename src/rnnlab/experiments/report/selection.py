@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from rnnlab.errors import ConfigError, RnnlabError
-from rnnlab.experiments.ranges import TooManyValues, int_ranges
+from rnnlab.experiments.ranges import MAX_VALUES, TooManyValues, few, int_ranges, ranges_text
 
 
 @dataclass
@@ -35,13 +35,54 @@ def parse_run_ids(text: str) -> list[int]:
         raise ConfigError(f"--runs expects run ids, e.g. 3,5,8 or 3-8; got '{text}'") from None
 
 
+def run_ids(runs: Any) -> tuple[list[int], set[int]]:
+    """`runs` as the ids asked for and, among them, those named one by one.
+
+    A named id that the selection lacks is a typo worth an error; a range ("1-5000",
+    range(1, 5000)) is a bound: the runs in it that the store and the other filters select.
+    The Python API takes what the CLI does ("3,5-8"), one id, or a list of ids (ints or
+    digit strings); an empty list is refused rather than read as "no filter"."""
+    if runs is None:
+        return [], set()
+    if isinstance(runs, str):
+        ids = parse_run_ids(runs)
+        named = set()
+        for part in runs.split(","):
+            if "-" not in part:
+                named.add(int(part))
+        return ids, named
+    if isinstance(runs, range):
+        if len(runs) > MAX_VALUES:  # as "--runs 1-99999999": a typo, not a selection
+            raise ConfigError(
+                f"runs={runs} names more than {MAX_VALUES:,} ids; give a smaller range"
+            )
+        return list(runs), set()
+    if isinstance(runs, int) and not isinstance(runs, bool):
+        runs = [runs]
+    if not isinstance(runs, (list, tuple, set, frozenset)):
+        raise ConfigError(
+            "runs must be run ids: one id, a list such as [3, 5] or a string such as "
+            f"'3,5,8' or '3-8'; got {type(runs).__name__}"
+        )
+    ids = []
+    for r in runs:
+        if isinstance(r, str) and r.strip().isdigit():
+            r = int(r)
+        if isinstance(r, bool) or not isinstance(r, int) or r < 1:
+            raise ConfigError(f"runs must be run ids (positive integers), got {r!r}")
+        ids.append(r)
+    if not ids:
+        raise ConfigError("runs=[] selects no run; leave runs out to report every run")
+    return sorted(set(ids)), set(ids)
+
+
 def select_runs(
     runs_path: Path,
     comparison: str | None,
     group: str | None,
     name: str | None,
     task: str | None,
-    runs: list[int] | str | None,
+    runs: list[int] | range | int | str | None,
 ) -> Selection:
     """The runs in the store at `runs_path` that the filters select; a one-line error when
     there is no store, no such comparison, or no run to report."""
@@ -52,7 +93,7 @@ def select_runs(
             f"no results store in {runs_path} (no {DB_NAME}); point --runs-dir at the folder "
             "your runs were recorded in (default ./runs or $RNNLAB_RUNS)"
         )
-    ids = parse_run_ids(runs) if isinstance(runs, str) else list(runs or [])
+    ids, named = run_ids(runs)
     notes: list[str] = []
 
     if comparison and group and group != f"compare:{comparison}":
@@ -76,13 +117,16 @@ def select_runs(
         raise ConfigError(f"unknown comparison '{comparison}'; {listed}")
     description = _describe(comparison, group, name, task, ids)
     rows = store.list_runs(name=name, task=task, group=group)
+    if comp_data is not None:
+        rows = _comparison_runs(rows, comp_data, comp_name or "", notes)
     if ids:
         rows = [r for r in rows if int(r["id"]) in set(ids)]
-        missing = sorted(set(ids) - {int(r["id"]) for r in rows})
+        missing = sorted(named - {int(r["id"]) for r in rows})
         if rows and missing:
+            # capped: "--runs 1-5000" once listed every id it lacked, a 50 KB line
             raise ConfigError(
-                f"run {', '.join(map(str, missing))} is not in the selection ({description}) "
-                f"in {runs_path}; rnnlab runs lists the recorded runs"
+                f"run {few(missing)} {'is' if len(missing) == 1 else 'are'} not in the "
+                f"selection ({description}) in {runs_path}; rnnlab runs lists the recorded runs"
             )
     if not rows:
         raise RnnlabError(
@@ -92,6 +136,29 @@ def select_runs(
     rows.sort(key=lambda r: r["id"])
     histories = {int(r["id"]): store.metrics(int(r["id"])) for r in rows}
     return Selection(description, group, ids, rows, histories, comp_data, notes)
+
+
+def _comparison_runs(
+    rows: list[dict[str, Any]], comparison: dict[str, Any], name: str, notes: list[str]
+) -> list[dict[str, Any]]:
+    """Only the runs behind the comparison's saved table. Its group may hold others: runs
+    of an earlier version of it (older rnnlab replaced a comparison's table when its name was
+    reused with other settings, even another task), or of an extension still unfinished."""
+    try:
+        table = {int(r["run_id"]) for r in comparison.get("runs") or []}
+    except (KeyError, TypeError, ValueError):
+        return rows  # written by another rnnlab version: the group is all there is
+    if not table:
+        return rows
+    others = sorted(int(r["id"]) for r in rows if int(r["id"]) not in table)
+    if others:
+        one = len(others) == 1
+        notes.append(
+            f"run {ranges_text(others, ', ')} of group 'compare:{name}' {'is' if one else 'are'} "
+            f"not in the comparison's saved table and left out; rnnlab report --runs "
+            f"{ranges_text(others)} shows {'it' if one else 'them'}"
+        )
+    return [r for r in rows if int(r["id"]) in table]
 
 
 def _comparison_names(runs_dir: Path) -> list[str]:
@@ -134,7 +201,7 @@ def _describe(
     if task:
         parts.append(f"task '{task}'")
     if ids:
-        parts.append(f"runs {','.join(map(str, ids))}")
+        parts.append(f"runs {ranges_text(ids)}")  # "1-5000", not five thousand ids
     return ", ".join(parts) or "all runs"
 
 
@@ -146,16 +213,19 @@ def choose_metric(metric: str | None, selection: Selection) -> tuple[str, bool]:
 
     comparison, rows, histories = selection.comparison, selection.rows, selection.histories
     tasks = sorted({r["task"] for r in rows})
+    if len(tasks) > 1:
+        # Refused even with --metric: one task's curves beside another's (a loss over
+        # characters beside one over images) compare nothing, whatever the metric's name.
+        primary = {get_task_class(t).primary_metric for t in tasks}
+        differ = " with different metrics" if len(primary) > 1 else ""
+        raise ConfigError(
+            f"the selected runs are of several tasks ({', '.join(tasks)}){differ}; a report "
+            f"shows one task's runs: choose one with --task (e.g. --task {tasks[0]})"
+        )
     if metric is None and comparison and comparison.get("metric"):
         metric = str(comparison["metric"])
     if metric is None:
-        primary = {get_task_class(t).primary_metric for t in tasks}
-        if len(primary) > 1:
-            raise ConfigError(
-                f"the selected runs are of several tasks ({', '.join(tasks)}) with different "
-                "metrics; choose one task with --task or a metric with --metric"
-            )
-        metric = primary.pop()
+        metric = get_task_class(tasks[0]).primary_metric
     available: set[str] = set()
     for r in rows:
         available.update(r.get("final_metrics") or {})

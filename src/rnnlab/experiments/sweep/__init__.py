@@ -2,8 +2,11 @@
 
 A sweep is a base config (a preset, a config file or a shipped sweep definition), a search
 space (one `FIELD=SPEC` per swept field) and an objective measured on validation data, never
-on test data. Each trial is one `rnnlab.api.train` run filed under the group `sweep:STUDY` in
-the results store, so every trial can be listed, evaluated and resumed like any other run.
+on test data while the task has validation data (each task declares which data each metric is
+measured on: Task.metric_splits; a task without any, such as seq2seq or hihell, is tuned on its
+test or training figures, and every line that shows the objective says so). Each trial is
+one `rnnlab.api.train` run filed under the group `sweep:STUDY` in the results store, so every
+trial can be listed, evaluated and resumed like any other run.
 
 The study lives in one storage per study (an SQLite file under RUNS/sweeps/STUDY/ unless
 `storage` names another Optuna URL), which is what makes a sweep resumable: the same command
@@ -14,7 +17,8 @@ Trials are driven with Optuna's ask/tell interface rather than `study.optimize`,
 sweep has to decide itself what an interrupted, diverged or stale trial means.
 
 Modules, one job each: `space` (the FIELD=SPEC grammar), `definitions` (sweep files),
-`plan` (a sweep resolved before it runs), `study` (the Optuna study, sampler and pruner),
+`plan` (a sweep resolved before it runs), `checks` (argument types, the study's files and the
+base config's data, checked before the first trial), `study` (the Optuna study, sampler and pruner),
 `trial` (one trial's run), `recovery` (interrupted and stale trials), `runner` (the loop),
 `results` (records and files), `summary` (printed lines), `text` (formatting). Optuna is
 imported only when a sweep runs.

@@ -30,16 +30,24 @@ def definition_names() -> list[str]:
     return shipped_names("sweeps")
 
 
-def load_definition(name: str) -> dict[str, Any]:
+def load_definition(name: str | Path) -> dict[str, Any]:
     """A sweep definition as a dict, its keys and their types checked: a shipped one by name,
     or a TOML file of the same form by its path."""
+    if not isinstance(name, str | Path):
+        raise ConfigError(
+            f"definition must be a shipped sweep name or a TOML file path, got {name!r}"
+        )
+    name = str(name)
     if names_a_file(name):
-        path = Path(name)
-        if not path.is_file():
-            raise ConfigError(f"sweep file {name} does not exist; give a TOML file or a name")
-        text: str | None = path.read_text(encoding="utf-8")
+        text: str | None = _read_definition_file(Path(name))
     else:
         text = shipped_text("sweeps", name)
+        if text is None and Path(name).is_dir():
+            # a folder of sweep files, given instead of one of them: "unknown sweep" misleads
+            raise ConfigError(
+                f"--sweep {name} is a folder; give one sweep TOML file in it "
+                "(e.g. --sweep FOLDER/my-sweep.toml) or a shipped sweep name (rnnlab sweep --list)"
+            )
         if text is None:
             raise ConfigError(
                 f"unknown sweep '{name}'; shipped sweeps: {', '.join(definition_names())} "
@@ -73,6 +81,27 @@ def load_definition(name: str) -> dict[str, Any]:
     if not values.get("space"):
         raise ConfigError(f"sweep '{name}' has no [space] table of FIELD = \"SPEC\" entries")
     return values
+
+
+def _read_definition_file(path: Path) -> str:
+    """The text of a sweep file, or a one-line error for a folder, a missing or unreadable
+    file, or one that is not UTF-8 text (TOML is UTF-8 by definition)."""
+    if path.is_dir():
+        raise ConfigError(
+            f"--sweep {path} is a folder; give one sweep TOML file in it (e.g. --sweep "
+            "FOLDER/my-sweep.toml) or a shipped sweep name (rnnlab sweep --list)"
+        )
+    if not path.is_file():
+        raise ConfigError(f"sweep file {path} does not exist; give a TOML file or a name")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:  # a Latin-1 file, a checkpoint, ... given by mistake
+        raise ConfigError(
+            f"sweep file {path} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at "
+            f"position {exc.start}); save it as UTF-8, as TOML requires"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read sweep file {path} ({exc.strerror})") from None
 
 
 def list_definitions() -> list[tuple[str, str]]:

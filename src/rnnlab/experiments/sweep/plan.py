@@ -11,6 +11,7 @@ from typing import Any
 
 from rnnlab.config import RunConfig, apply_overrides, field_value, names_a_file
 from rnnlab.errors import ConfigError
+from rnnlab.experiments.sweep.checks import check_arguments, check_study_files
 from rnnlab.experiments.sweep.definitions import load_definition
 from rnnlab.experiments.sweep.space import (
     Param,
@@ -24,6 +25,10 @@ from rnnlab.experiments.sweep.text import masked_url, value_text
 SAMPLERS = ("tpe", "random", "grid")
 DEFAULT_TRIALS = 20
 CLASSIFY_VALIDATION = 5000  # held-out training images when a classify config has none
+# NumPy's random generators, and so Optuna's samplers, take seeds 0..2**32-1 only.
+SAMPLER_SEEDS = 2**32
+# The data an objective can be measured on, as a task declares it (Task.metric_splits).
+SPLITS = ("validation", "test", "training")
 
 
 def metric_direction(name: str) -> str:
@@ -55,6 +60,8 @@ class SweepPlan:
     baseline: dict[str, Any] | None
     notes: list[str] = dataclasses.field(default_factory=list)
     objective: str = ""
+    split: str = "validation"  # the data the objective is measured on (one of SPLITS)
+    storage_given: bool = False  # --storage named; else the study file under RUNS/sweeps
 
     @property
     def group(self) -> str:
@@ -80,6 +87,65 @@ class SweepPlan:
         return lines
 
 
+def _objective(cfg: RunConfig, task_cls: Any, metric: str | None) -> tuple[str, str, str, str]:
+    """(metric, direction, split, how it is measured) of a sweep, its split read from what the
+    task declares (Task.metric_split): a sweep tunes on validation data whenever the task has
+    any, and says plainly when it has none and the objective is a test or training figure."""
+    names = task_cls.metric_names(cfg)
+    held_out = [n for n in names if task_cls.metric_split(cfg, n) == "validation"]
+    if metric:
+        metric = metric.strip()
+        task_cls.check_metric(cfg, metric)
+    else:
+        metric = task_cls.primary_metric
+        if task_cls.metric_split(cfg, metric) != "validation" and held_out:
+            # the task picks checkpoints on test (classify: test_acc); its validation
+            # counterpart (val_acc) is the sweep's objective, or else the first held-out metric
+            twin = next((n for n in held_out if n.split("_")[-1] == metric.split("_")[-1]), None)
+            metric = twin or held_out[0]
+    split = task_cls.metric_split(cfg, metric)
+    if split not in SPLITS:  # a task's declaration, checked here where it is relied on
+        raise ConfigError(f"the {cfg.task} task declares {metric} on '{split}' data")
+    suggestion = (
+        "val_acc or val_loss" if cfg.task == "classify" else f"one of: {', '.join(held_out)}"
+    )
+    if split == "test" and held_out:
+        raise ConfigError(
+            f"--metric {metric}: a sweep tunes on validation, never on test (test figures "
+            f"are reported for every trial, not chosen on); use {suggestion}"
+        )
+    if split == "training" and held_out:
+        raise ConfigError(
+            f"--metric {metric} is measured on the training data, which rewards fitting it "
+            f"rather than generalizing; a sweep tunes on validation: use {suggestion}"
+        )
+    direction = metric_direction(metric)
+    if metric == task_cls.primary_metric:
+        direction = "maximize" if task_cls.higher_is_better else "minimize"
+    tests = [n for n in names if task_cls.metric_split(cfg, n) == "test" and n != metric]
+    reported = f"; {', '.join(tests)} on test reported, never tuned on" if tests else ""
+    if split == "validation" and cfg.task == "classify":
+        objective = (
+            f"measured on the {cfg.data.validation} validation images at the end of each "
+            "trial; test accuracy is reported, never tuned on"
+        )
+    elif split == "validation":
+        objective = f"measured on the validation data at the end of each trial{reported}"
+    elif split == "test":
+        objective = (
+            f"measured on the test set at the end of each trial: the {cfg.task} task has no "
+            "validation data, so the sweep tunes on test and the best value is an optimistic "
+            "estimate (confirm it on data the sweep never saw)"
+        )
+    else:
+        objective = (
+            f"measured on the training data at the end of each trial: the {cfg.task} task "
+            "has no validation data, so this is how well a combination fits, not how it "
+            "generalizes"
+        )
+    return metric, direction, split, objective
+
+
 def plan_sweep(
     source: RunConfig | str | Path | dict | None = None,
     *,
@@ -103,6 +169,21 @@ def plan_sweep(
     from rnnlab.data.paths import default_runs_dir
     from rnnlab.tasks import get_task_class
 
+    check_arguments(
+        space=space,
+        overrides=overrides,
+        trials=trials,
+        timeout=timeout,
+        sampler=sampler,
+        prune=prune,
+        metric=metric,
+        study=study,
+        storage=storage,
+        sampler_seed=sampler_seed,
+        baseline=baseline,
+        runs_dir=runs_dir,
+        data_dir=data_dir,
+    )
     defaults: dict[str, Any] = {}
     if definition is not None:
         if source is not None:
@@ -149,31 +230,9 @@ def plan_sweep(
             f"data.validation={held} ({held} training images held out, the same for every trial)"
         )
 
-    metric = metric or defaults.get("metric")
-    if metric:
-        metric = metric.strip()
-        if metric == "test" or metric.startswith("test_"):
-            suggestion = "val_acc or val_loss" if cfg.task == "classify" else "a validation metric"
-            raise ConfigError(
-                f"--metric {metric}: a sweep tunes on validation, never on test (test figures "
-                f"are reported for every trial, not chosen on); use {suggestion}"
-            )
-        task_cls.check_metric(cfg, metric)
-        direction = metric_direction(metric)
-        if metric == task_cls.primary_metric:
-            direction = "maximize" if task_cls.higher_is_better else "minimize"
-    elif cfg.task == "classify":
-        metric, direction = "val_acc", "maximize"
-    else:
-        metric = task_cls.primary_metric
-        direction = "maximize" if task_cls.higher_is_better else "minimize"
-    if cfg.task == "classify":
-        objective = (
-            f"measured on the {cfg.data.validation} validation images at the end of each trial; "
-            "test accuracy is reported, never tuned on"
-        )
-    else:
-        objective = f"the {cfg.task} task's {metric} at the end of each trial"
+    metric, direction, split, objective = _objective(
+        cfg, task_cls, metric or defaults.get("metric")
+    )
 
     # a --param for a field of the definition's space replaces its SPEC
     params = parse_space({**(defaults.get("space") or {}), **space_dict(space or {})}, cfg)
@@ -195,12 +254,16 @@ def plan_sweep(
             if trials is not None:
                 notes.append(f"Grid: {size} combinations, so {size} trials, not {trials}")
             trials = size
-    trials = DEFAULT_TRIALS if trials is None else trials
+    trials = DEFAULT_TRIALS if trials is None else int(trials)
     if trials < 1:
         raise ConfigError(f"--trials must be at least 1, got {trials}")
     timeout = timeout if timeout is not None else defaults.get("timeout")
-    if timeout is not None and timeout <= 0:
-        raise ConfigError(f"--timeout must be a positive number of seconds, got {timeout}")
+    # NaN passes `<= 0` and every later comparison: it would silently mean "no time limit"
+    if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
+        raise ConfigError(
+            f"--timeout must be a positive, finite number of seconds, got {timeout}; "
+            "leave it out for no time limit"
+        )
 
     wants_baseline = baseline if baseline is not None else defaults.get("baseline", False)
     baseline_params = None
@@ -214,7 +277,7 @@ def plan_sweep(
                 raise ConfigError(
                     f"--baseline tries the config's own values first, but its {p.field}="
                     f"{value_text(value)} is outside {p.describe()}; widen the range or drop "
-                    "--baseline"
+                    "--baseline (--no-baseline for a sweep file's baseline = true)"
                 )
             baseline_params[p.field] = value
 
@@ -227,7 +290,8 @@ def plan_sweep(
     runs_path = Path(runs_dir) if runs_dir else default_runs_dir()
     folder = runs_path / "sweeps" / name
     url = storage or f"sqlite:///{(folder / 'optuna.db').resolve()}"
-    seed = sampler_seed if sampler_seed is not None else defaults.get("sampler_seed", cfg.seed)
+    check_study_files(folder, url, storage_given=bool(storage))
+    seed = _sampler_seed(sampler_seed, defaults, cfg.seed, notes)
     return SweepPlan(
         study=name,
         source=source_text,
@@ -236,7 +300,7 @@ def plan_sweep(
         trials=int(trials),
         timeout=float(timeout) if timeout is not None else None,
         sampler=sampler,
-        sampler_seed=int(seed),
+        sampler_seed=seed,
         prune=bool(prune if prune is not None else defaults.get("prune", False)),
         metric=metric,
         direction=direction,
@@ -247,4 +311,31 @@ def plan_sweep(
         baseline=baseline_params,
         notes=notes,
         objective=objective,
+        split=split,
+        storage_given=bool(storage),
     )
+
+
+def _sampler_seed(
+    given: int | None, defaults: dict[str, Any], config_seed: int, notes: list[str]
+) -> int:
+    """The sampler's seed, in the 0..2**32-1 that NumPy (and so Optuna) takes: a seed given
+    (--sampler-seed, a sweep file's sampler_seed) must be in it; the config's seed, by
+    default, may be up to 2**63-1 (torch takes it) and is used mod 2**32, so it stays the same
+    sweep for the same config and a large training seed is no error."""
+    if given is None and "sampler_seed" in defaults:
+        given = defaults["sampler_seed"]
+    if given is not None:
+        if not 0 <= given < SAMPLER_SEEDS:
+            raise ConfigError(
+                f"--sampler-seed must be between 0 and 2**32-1 ({SAMPLER_SEEDS - 1}), the seeds "
+                f"Optuna's samplers take; got {given}"
+            )
+        return int(given)
+    seed = config_seed % SAMPLER_SEEDS
+    if seed != config_seed:
+        notes.append(
+            f"Sampler seed: the config's seed {config_seed} is beyond the 2**32 seeds Optuna's "
+            f"samplers take, so the sampler is seeded with it mod 2**32: {seed}"
+        )
+    return seed

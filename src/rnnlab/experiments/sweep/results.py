@@ -10,7 +10,7 @@ from typing import Any
 
 from rnnlab.config import apply_overrides
 from rnnlab.experiments.sweep.plan import SweepPlan
-from rnnlab.experiments.sweep.text import masked_url, metric_text, params_text
+from rnnlab.experiments.sweep.text import masked_url, metric_text, params_text, split_text
 from rnnlab.results.atomic import atomic_write_text
 
 
@@ -56,6 +56,7 @@ class SweepResult:
     target: int
     space: dict[str, str] = dataclasses.field(default_factory=dict)
     notes: list[str] = dataclasses.field(default_factory=list)
+    split: str = "validation"  # the data the metric is measured on: validation|test|training
 
     @property
     def finished(self) -> int:
@@ -138,7 +139,7 @@ def write_files(optuna: Any, study: Any, plan: SweepPlan) -> SweepResult:
         header = (
             f"# The best combination of sweep '{plan.study}': trial #{best.number} "
             f"(run {best.run_id}), {plan.metric} {metric_text(best.value, plan.metric)} "
-            "on validation"
+            f"on {split_text(plan.split)}"
             + (f", {tests} on test" if tests else "")
             + f".\n# Swept: {params_text(best.params)}\n"
             f"# Re-run it: rnnlab train --config {best_path}\n"
@@ -159,6 +160,7 @@ def write_files(optuna: Any, study: Any, plan: SweepPlan) -> SweepResult:
         target=plan.trials,
         space={k: p.spec for k, p in plan.space.items()},
         notes=list(plan.notes),
+        split=plan.split,
     )
     document = {
         **result.to_dict(),

@@ -8,7 +8,8 @@ from typing import Any
 
 from rnnlab.config import RunConfig
 from rnnlab.errors import RnnlabError
-from rnnlab.experiments.sweep.plan import SweepPlan, plan_sweep
+from rnnlab.experiments.sweep.checks import check_base_data, check_study_files
+from rnnlab.experiments.sweep.plan import SAMPLER_SEEDS, SweepPlan, plan_sweep
 from rnnlab.experiments.sweep.recovery import enqueue_retries, recover_stale
 from rnnlab.experiments.sweep.results import SweepResult, count_finished, write_files
 from rnnlab.experiments.sweep.study import best_value, import_optuna, make_sampler, open_study
@@ -73,6 +74,10 @@ def run_sweep(plan: SweepPlan, *, verbose: bool = True) -> SweepResult:
     optuna = import_optuna()
     from rnnlab.results.store import ResultsStore
 
+    # before anything is written or printed (plan_sweep checked the files too, but a plan may
+    # be run a while after it was made)
+    check_study_files(plan.folder, plan.storage, plan.storage_given)
+    check_base_data(plan)
     try:
         plan.folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -119,8 +124,10 @@ def run_sweep(plan: SweepPlan, *, verbose: bool = True) -> SweepResult:
             # A sampler per trial, seeded with the seed plus the number of trials before it:
             # a continued study does not draw its first trials again, "2 trials, then 1 more"
             # draws what "3 trials" draws, and workers sharing a study draw different trials.
-            # (A grid keeps one seed: it fixes the order of the grid.)
-            study.sampler = make_sampler(optuna, plan, plan.sampler_seed + len(study.trials))
+            # (A grid keeps one seed: it fixes the order of the grid.) Mod 2**32, the seeds
+            # NumPy takes: a seed near the top wraps to 0 instead of failing at trial #1.
+            seed = (plan.sampler_seed + len(study.trials)) % SAMPLER_SEEDS
+            study.sampler = make_sampler(optuna, plan, seed)
         best_before = best_value(optuna, study)
         record = run_trial(optuna, study, store, plan)
         ran += 1

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from rnnlab.config import RunConfig, apply_override, field_type, field_value, validate
+from rnnlab.config import MAX_INT, RunConfig, apply_override, field_type, field_value, validate
 from rnnlab.errors import ConfigError
 from rnnlab.experiments.sweep.text import value_text
 
@@ -66,11 +66,20 @@ def parse_space(space: dict[str, Any] | list[str], base: RunConfig) -> dict[str,
 
 
 def space_dict(space: dict[str, Any] | list[str]) -> dict[str, str]:
-    """The space as FIELD -> SPEC strings, from a dict or from `--param FIELD=SPEC` texts."""
+    """The space as FIELD -> SPEC strings, from a dict or from `--param FIELD=SPEC` texts.
+    A dict's value may also be a list of values, `{"model.hidden": [64, 128]}`: the same
+    choice as the SPEC "64,128" (and so the same study as `--param model.hidden=64,128`)."""
     if isinstance(space, dict):
-        return {str(k).strip(): str(v).strip() for k, v in space.items()}
+        return {str(k).strip(): _spec_text(str(k).strip(), v) for k, v in space.items()}
+    if isinstance(space, str):  # a lone "FIELD=SPEC" would be read one character at a time
+        raise ConfigError(
+            f"the space must be a dict {{FIELD: SPEC}} or a list of 'FIELD=SPEC' strings, got "
+            f"the string {space!r}; wrap it in a list: [{space!r}]"
+        )
     out: dict[str, str] = {}
     for text in space:
+        if not isinstance(text, str):
+            raise ConfigError(f"--param expects FIELD=SPEC strings, got {text!r}; {_EXAMPLE}")
         if "=" not in text:
             raise ConfigError(f"--param expects FIELD=SPEC, got '{text}'; {_EXAMPLE}")
         name, spec = (part.strip() for part in text.split("=", 1))
@@ -78,6 +87,37 @@ def space_dict(space: dict[str, Any] | list[str]) -> dict[str, str]:
             raise ConfigError(f"--param {name} is given twice; give each field once")
         out[name] = spec
     return out
+
+
+def _spec_text(name: str, value: Any) -> str:
+    """A dict value of the space as a SPEC string: a string as it is, a number or a bool as
+    one value to try, a list or tuple as the values to try."""
+    where = f"space[{name!r}]"
+    if isinstance(value, list | tuple):
+        if not value:
+            raise ConfigError(f"{where} is an empty list; list the values to try, e.g. [64, 128]")
+        texts = []
+        for item in value:
+            text = _value_spec(where, item)
+            if "," in text:
+                raise ConfigError(
+                    f"{where}: the value {text!r} holds a comma, which separates values; "
+                    "list each value as its own item"
+                )
+            texts.append(text)
+        return ",".join(texts)
+    return _value_spec(where, value)
+
+
+def _value_spec(where: str, value: Any) -> str:
+    if isinstance(value, bool):  # as a config file spells it ("True" is no TOML boolean)
+        return "true" if value else "false"
+    if isinstance(value, str | int | float):
+        return str(value).strip()  # str(float) is the shortest text that reads back the same
+    raise ConfigError(
+        f"{where} must be a SPEC string such as 'log:1e-4:1e-1' or a list of values such as "
+        f"[64, 128], got {value!r}"
+    )
 
 
 def parse_param(name: str, spec: str, base: RunConfig) -> Param:
@@ -131,6 +171,10 @@ def _parse_range(name: str, spec: str, form: str, rest: str, kind: type, base: R
         raise ConfigError(f"{where}: {name} is an integer field; use int:LOW:HIGH[:STEP]")
     numbers = []
     for text in parts:
+        if kind is int and re.fullmatch(r"\s*[+-]?\d+\s*", text):
+            # exactly: float() would round 10**23 to 99999999999999991611392
+            numbers.append(int(text))
+            continue
         try:
             number = float(text)
         except ValueError:
@@ -155,8 +199,8 @@ def _parse_range(name: str, spec: str, form: str, rest: str, kind: type, base: R
                 f"{where}: {low}..{high} is not a whole number of steps of {step}; "
                 "choose HIGH = LOW + a multiple of STEP"
             )
-    for bound in (low, high):
-        _checked_value(base, name, bound, where)
+    for text, bound in zip(parts, (low, high)):
+        _checked_value(base, name, bound, where, shown=text.strip())
     return Param(name, spec, "float" if kind is float else "int", low, high, step, form == "log")
 
 
@@ -179,15 +223,31 @@ def sweepable_type(cfg: RunConfig, name: str) -> type:
         raise ConfigError(f"--param {name}: {exc}") from None
 
 
-def _checked_value(cfg: RunConfig, name: str, raw: Any, where: str) -> Any:
-    """`raw` typed as the field's type and validated on a copy of the config."""
+def _checked_value(
+    cfg: RunConfig, name: str, raw: Any, where: str, shown: str | None = None
+) -> Any:
+    """`raw` typed as the field's type and validated on a copy of the config; `shown` is how
+    the user wrote it (a range's bound), for the message."""
     probe = cfg.copy()
     try:
         apply_override(probe, name, raw)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    value = field_value(probe, name)
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
+        # validate() would say only "too large": name the bound, as a fix needs it
+        limit = (
+            f"the most it can be is 2**63-1 ({MAX_INT}), the largest integer a run records"
+            if value > 0
+            else f"the least it can be is -(2**63-1) ({-MAX_INT})"
+        )
+        which = "large" if value > 0 else "small"
+        raise ConfigError(f"{where}: {shown or raw} is too {which} for {name}; {limit}")
+    try:
         validate(probe)
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
-    return field_value(probe, name)
+    return value
 
 
 def example_values(kind: type) -> str:

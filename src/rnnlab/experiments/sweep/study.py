@@ -8,6 +8,7 @@ import warnings
 from typing import Any
 
 from rnnlab.errors import ConfigError, RnnlabError
+from rnnlab.experiments.sweep.checks import sqlite_file
 from rnnlab.experiments.sweep.plan import SweepPlan
 from rnnlab.experiments.sweep.text import masked_url
 
@@ -59,6 +60,13 @@ def _created_or_loaded(optuna: Any, plan: SweepPlan) -> Any:
         ) from None
     except Exception as exc:  # a bad URL, an unreachable server, an unwritable file
         text = " ".join(str(exc).split())[:200]
+        path = sqlite_file(plan.storage)
+        if not plan.storage_given and path is not None:
+            # the sweep's own study file: there is no --storage to check, the file is the fault
+            raise RnnlabError(
+                f"cannot open the study file {path} ({type(exc).__name__}: {text}); move it "
+                "aside to start the study afresh, or choose another --study NAME"
+            ) from None
         raise RnnlabError(
             f"cannot open the study storage {masked_url(plan.storage)} ({type(exc).__name__}: "
             f"{text}); check --storage (e.g. sqlite:///path/optuna.db or "

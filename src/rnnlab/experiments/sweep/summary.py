@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from rnnlab.experiments.sweep.plan import SweepPlan
 from rnnlab.experiments.sweep.results import SweepResult, TrialRecord
-from rnnlab.experiments.sweep.text import metric_text, params_text, short_names, value_text
+from rnnlab.experiments.sweep.text import (
+    metric_text,
+    params_text,
+    short_names,
+    split_text,
+    value_text,
+)
 
 
 def summary_lines(result: SweepResult, top: int = 10) -> list[str]:
@@ -36,7 +42,8 @@ def summary_lines(result: SweepResult, top: int = 10) -> list[str]:
             else ""
         )
         lines.append(
-            f"Top {shown} of {len(ranked)} by {result.metric} ({result.direction}, validation)"
+            f"Top {shown} of {len(ranked)} by {result.metric} ({result.direction}, "
+            f"{split_text(result.split)})"
             f"{pruned}:"
         )
         lines.append("  " + " ".join(f"{c:>{w}}" for c, w in cols))
@@ -52,11 +59,13 @@ def summary_lines(result: SweepResult, top: int = 10) -> list[str]:
         lines.append(
             f"Best combination: trial #{result.best_trial} (run {result.best_run_id}): {params}"
         )
-        tests = ", ".join(f"{k} {metric_text(v, k)}" for k, v in result.best_test_metrics.items())
-        lines.append(
-            f"  {result.metric} {metric_text(result.best_value, result.metric)} on validation "
-            "(the objective)" + (f"; {tests} on test (reported, never tuned on)" if tests else "")
+        tests = ", ".join(
+            f"{k} {metric_text(v, k)}"
+            for k, v in result.best_test_metrics.items()
+            if k != result.metric
         )
+        value = metric_text(result.best_value, result.metric)
+        lines.append(f"  {result.metric} {value} on {_objective_words(result.split, tests)}")
         base = next((t for t in result.trials if t.baseline and t.state == "complete"), None)
         if base is not None and base.number == result.best_trial:
             lines.append("  that is the baseline: no other trial beat the config's own values")
@@ -74,6 +83,28 @@ def summary_lines(result: SweepResult, top: int = 10) -> list[str]:
         lines.append(f"  re-run the best: rnnlab train --config {paths['best']}")
     lines.append(f"  its runs: rnnlab runs --group sweep:{result.study}; study: {paths['storage']}")
     return lines
+
+
+def _objective_words(split: str, tests: str) -> str:
+    """The rest of the best combination's line: where its objective was measured, honestly,
+    and the test figures beside it."""
+    if split == "test":
+        # tuned on this very test set: its best value is biased upward, and no other figure
+        # of the sweep is a fair estimate either
+        return (
+            "test (the objective: the task has no validation data, so the sweep tuned on test "
+            "and this best value is optimistic; confirm it on data the sweep never saw)"
+            + (f"; {tests} on the same test set" if tests else "")
+        )
+    if split == "training":
+        return (
+            "the training data (the objective: the task has no validation data, so this is how "
+            "well the combination fits, not how it generalizes)"
+            + (f"; {tests} on test" if tests else "")
+        )
+    return "validation (the objective)" + (
+        f"; {tests} on test (reported, never tuned on)" if tests else ""
+    )
 
 
 def trial_line(record: TrialRecord, done: int, plan: SweepPlan, best: bool) -> str:

@@ -36,6 +36,15 @@ def metric_text(value: float | None, metric: str = "") -> str:
     return f"{value:.2f}" if "acc" in metric or "exact" in metric else f"{value:.4f}"
 
 
+def split_text(split: str) -> str:
+    """Where a sweep's objective is measured, as its lines and files say it."""
+    return {
+        "validation": "validation",
+        "test": "test: the task has no validation data",
+        "training": "training data: the task has no validation data",
+    }.get(split, split)
+
+
 def masked_url(url: str) -> str:
     """A storage URL without its password, for printing and for sweep.json."""
     try:
