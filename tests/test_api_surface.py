@@ -36,6 +36,19 @@ def test_predict_takes_one_image_or_index_as_well_as_lists(checkpoint, data_dir,
     assert two["source"] == "test[3]"
 
 
+def test_a_picture_needs_no_data_set(checkpoint, data_dir, tmp_path):
+    png = tmp_path / "digit.png"
+    pixels = np.zeros((28, 28), dtype=np.uint8)
+    pixels[5:23, 12:16] = 255
+    Image.fromarray(pixels).save(png)
+    (with_data,) = api.predict(checkpoint, images=[png], data_dir=data_dir)
+    (without,) = api.predict(checkpoint, images=[png], data_dir=tmp_path / "nothing-here")
+    assert [c for c, _ in without["top"]] == [c for c, _ in with_data["top"]]
+    assert [p for _, p in without["top"]] == pytest.approx([p for _, p in with_data["top"]])
+    with pytest.raises(DataError, match="data not found"):  # test images by index do need it
+        api.predict(checkpoint, indices=[0], data_dir=tmp_path / "nothing-here")
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [

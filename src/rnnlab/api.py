@@ -345,8 +345,10 @@ def load(
     data_dir: str | Path | None = None,
     device: str = "auto",
     task_name: str | None = None,
+    read_data: bool = True,
 ) -> Loaded:
-    """Load a checkpoint with its task. `task_name` asserts the kind of task expected."""
+    """Load a checkpoint with its task. `task_name` asserts the kind of task expected;
+    `read_data=False` (classifiers only) skips the data set, for scoring pictures."""
     dev = resolve_device(device)  # a --device typo is found before a checkpoint is read
     payload = ckpt.load_checkpoint(checkpoint)
     cfg = from_dict(payload["config"])
@@ -355,7 +357,11 @@ def load(
             f"{checkpoint} is a '{cfg.task}' checkpoint, not '{task_name}'; "
             f'use a checkpoint trained with task = "{task_name}"'
         )
-    task = get_task_class(cfg.task)(cfg, resolve_data_dir(data_dir), dev, payload.get("task_state"))
+    task_class = get_task_class(cfg.task)
+    if read_data:
+        task = task_class(cfg, resolve_data_dir(data_dir), dev, payload.get("task_state"))
+    else:
+        task = task_class.for_pictures(cfg, dev, payload.get("task_state"))
     model = task.build_model()
     ckpt.load_model_state(model, payload["model"], str(checkpoint))
     model.to(dev).eval()
@@ -401,7 +407,9 @@ def predict(
     for i in indices:
         if isinstance(i, bool) or not isinstance(i, int):
             raise ConfigError(f"test index {i!r} is not a whole number; give indices like 0 1 2")
-    loaded = load(checkpoint, data_dir=data_dir, device=device, task_name="classify")
+    # test images by index need the data set; pictures alone do not
+    loaded = load(checkpoint, data_dir=data_dir, device=device, task_name="classify",
+                  read_data=bool(indices))  # fmt: skip
     task = loaded.task
     rows: list[tuple[str, torch.Tensor, int | None]] = []
     for i in indices:

@@ -178,6 +178,11 @@ def as_sequence(batch: torch.Tensor, view: str, permutation: torch.Tensor | None
     return x
 
 
-def sequence_shape(view: str, height: int = 28, width: int = 28) -> tuple[int, int]:
+IMAGE_SIZE = (28, 28)  # every data set of the MNIST family
+
+
+def sequence_shape(
+    view: str, height: int = IMAGE_SIZE[0], width: int = IMAGE_SIZE[1]
+) -> tuple[int, int]:
     """(time steps, features per step) of a view."""
     return (height, width) if view == "rows" else (height * width, 1)

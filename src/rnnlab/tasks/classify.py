@@ -78,19 +78,7 @@ class ClassifyTask(Task):
             train_x, train_y = train_x[: d.train_limit], train_y[: d.train_limit]
         if d.test_limit:
             test_x, test_y = test_x[: d.test_limit], test_y[: d.test_limit]
-        self.height, self.width = train_x.shape[1:]
-        steps, features = img.sequence_shape(d.view, self.height, self.width)
-        self.input_size, self.steps = features, steps
-
-        if state and "permutation" in state:
-            perm = torch.as_tensor(state["permutation"], dtype=torch.long)
-        elif d.view == "permuted":
-            g = torch.Generator().manual_seed(d.permutation_seed)
-            perm = torch.randperm(steps, generator=g)
-        else:
-            perm = None
-        self.permutation = perm
-        self._perm_on_device = perm.to(device) if perm is not None else None
+        self._set_shape(*train_x.shape[1:], state)
 
         if d.validation >= len(train_x):
             raise ConfigError(
@@ -115,6 +103,38 @@ class ClassifyTask(Task):
                 f"train.batch_size={config.train.batch_size} is larger than the "
                 f"{len(self.train_x)} training images; use a smaller batch"
             )
+
+    def _set_shape(self, height: int, width: int, state: dict[str, Any] | None) -> None:
+        """Image size, sequence shape and (permuted view) the pixel order."""
+        d: ImageDataConfig = self.config.data
+        self.height, self.width = height, width
+        steps, features = img.sequence_shape(d.view, height, width)
+        self.input_size, self.steps = features, steps
+        if state and "permutation" in state:
+            perm = torch.as_tensor(state["permutation"], dtype=torch.long)
+        elif d.view == "permuted":
+            g = torch.Generator().manual_seed(d.permutation_seed)
+            perm = torch.randperm(steps, generator=g)
+        else:
+            perm = None
+        self.permutation = perm
+        self._perm_on_device = perm.to(self.device) if perm is not None else None
+
+    @classmethod
+    def for_pictures(
+        cls, config: RunConfig, device: torch.device, state: dict[str, Any] | None = None
+    ) -> ClassifyTask:
+        """The task of a checkpoint, for scoring a user's pictures only: no data set is read
+        (a checkpoint handed on, with no MNIST files beside it, still predicts a PNG)."""
+        task = cls.__new__(cls)
+        Task.__init__(task, config, None, device, state)
+        task.dataset = img.get_dataset(config.data.dataset)
+        task._set_shape(*img.IMAGE_SIZE, state)
+        empty = torch.empty((0, *img.IMAGE_SIZE), dtype=torch.uint8, device=device)
+        task.train_x = task.test_x = empty
+        task.train_y = task.test_y = torch.empty(0, dtype=torch.long, device=device)
+        task.val_x = task.val_y = None
+        return task
 
     @classmethod
     def validate_config(cls, config: RunConfig) -> None:
