@@ -90,18 +90,6 @@ def iter_ids(
         model.train(was_training)
 
 
-def generate_ids(
-    model: nn.Module,
-    prime: torch.Tensor,
-    length: int,
-    temperature: float = 0.8,
-    top_k: int | None = None,
-    generator: torch.Generator | None = None,
-) -> list[int]:
-    """Feed `prime` (1-D ids, not empty), then draw `length` ids; returns the new ids."""
-    return list(iter_ids(model, prime, length, temperature, top_k, generator))
-
-
 def load_charlm(checkpoint: str | Path, device: str = "auto") -> tuple[Any, nn.Module, Any]:
     """(config, model in eval mode, vocab) from a charlm checkpoint, without reading the
     training text: the vocabulary travels in the checkpoint."""

@@ -176,11 +176,11 @@ class CharLMTask(Task):
     def on_eval(self, model: nn.Module, iteration: int) -> str | None:
         """A short sample, so a user watches the model learn. Its own generator leaves the
         global RNG (dropout masks) untouched: a resumed run draws the same masks."""
-        from rnnlab.inference.sampling import generate_ids
+        from rnnlab.inference.sampling import iter_ids
 
         prime = "\n" if "\n" in self.vocab.index else self.vocab.chars[0]
         g = torch.Generator(device=self.device.type).manual_seed(self.config.seed + iteration)
-        ids = generate_ids(model, self.vocab.encode(prime), _SAMPLE_LENGTH, 0.8, None, g)
+        ids = list(iter_ids(model, self.vocab.encode(prime), _SAMPLE_LENGTH, 0.8, None, g))
         text = self.vocab.decode(ids).rstrip()
         return f"--- sample at iteration {iteration} (temperature 0.8) ---\n{text}\n---"
 
