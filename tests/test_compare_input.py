@@ -53,6 +53,11 @@ def test_duplicate_and_empty_grid_values_are_refused(capsys, tmp_path, grid, mes
     assert message in refused(capsys, tmp_path, argv)
 
 
+def test_a_preset_and_a_preset_axis_are_refused(capsys, tmp_path):
+    argv = ["compare", "--preset", "hihell", "--grid", "preset=hihell,charlm-tiny"]
+    assert "both say what to train" in refused(capsys, tmp_path, argv)
+
+
 def test_the_api_refuses_duplicates_as_the_cli_does(tmp_path):
     with pytest.raises(ConfigError, match=r"seeds names a seed twice \(1 in \[1, 1\]\)"):
         quick_compare(tmp_path, seeds=[1, 1])

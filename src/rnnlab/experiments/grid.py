@@ -570,6 +570,11 @@ def compare(
         )
     if seed_list is None and spec.seeds:
         seed_list = spec.seeds
+    if source is not None and PRESET_AXIS in axes:  # the axis would silently replace it
+        raise ConfigError(
+            f"--preset/--config {source} and --grid preset=... both say what to train; put "
+            f"it on the axis instead: --grid preset={source},..."
+        )
     source = str(source) if source is not None else spec.source
     name = name or spec.name or (Path(source).stem if source else "compare")
     # a study's fixed settings give way to an axis given now; settings given now may not
