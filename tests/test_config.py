@@ -86,6 +86,8 @@ def test_toml_round_trip(tmp_path):
         ({"seed": -1}, r"seed must be between 0 and 2\*\*63-1, got -1"),
         ({"seed": "99999999999999999999"}, "seed is too large: 99999999999999999999"),
         ({"model.hidden": 2**70}, "model.hidden is too large"),
+        ({"train.lr": 1e300}, "train.lr is too large: 1e.300; the most a float32 model can use"),
+        ({"train.weight_decay": "1e39"}, "train.weight_decay is too large"),
         ({"threads": 100000}, "threads must be at most 1024, got 100000"),
     ],
 )

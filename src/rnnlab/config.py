@@ -205,6 +205,8 @@ def _choice(value: str, choices: tuple[str, ...], where: str) -> None:
 
 
 MAX_INT = 2**63 - 1  # what the results store (SQLite) and torch's seeds hold
+# torch turns float settings (lr, weight decay) into float32 scalars: beyond this they overflow
+MAX_FLOAT = 3.4028234663852886e38
 MAX_THREADS = 1024  # far past any CPU; torch crashes on absurd thread counts
 # Building a model is a Python loop over its layers: 10**8 layers hang instead of failing.
 # Widths need no such bound: an absurd one fails at once with the out-of-memory line.
@@ -266,8 +268,13 @@ def _check_numbers(cfg: RunConfig) -> None:
             where = f.name if section == "run" else f"{section}.{f.name}"
             if isinstance(value, float) and not math.isfinite(value):
                 raise ConfigError(f"{where} must be a finite number, got {value}")
+            if isinstance(value, float) and abs(value) > MAX_FLOAT:
+                raise ConfigError(
+                    f"{where} is too large: {value:g}; the most a float32 model can use is "
+                    f"{MAX_FLOAT:.3g}"
+                )
             if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
-                raise ConfigError(f"{where} is too large: {value}")
+                raise ConfigError(f"{where} is too large: {value}; the most it can be is 2**63-1")
 
 
 def validate(cfg: RunConfig) -> None:
