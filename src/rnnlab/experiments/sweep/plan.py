@@ -284,8 +284,8 @@ def plan_sweep(
     name = study or default_study
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
         raise ConfigError(
-            f"study name '{name}' may hold only letters, digits, '.', '_' and '-'; "
-            "choose another with --study NAME"
+            f"study name '{name}' may hold only ASCII letters, digits, '.', '_' and '-' "
+            "(it names a folder); choose another with --study NAME"
         )
     runs_path = Path(runs_dir) if runs_dir else default_runs_dir()
     folder = runs_path / "sweeps" / name
