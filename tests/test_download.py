@@ -91,6 +91,7 @@ def test_unreachable_mirror_is_one_line(tmp_path):
     with pytest.raises(DataError, match="could not download train-images-idx3-ubyte.gz") as err:
         download_dataset(DATASETS["mnist"], tmp_path, mirrors=["http://127.0.0.1:9/"], timeout=2)
     assert "\n" not in str(err.value)
+    assert not (tmp_path / "MNIST").exists()  # the folders it made for nothing are gone
 
 
 def test_existing_corrupt_file_is_reported(tmp_path):

@@ -7,6 +7,7 @@ Downloads go to a temporary name and are renamed only once verified.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import http.client
@@ -51,6 +52,7 @@ def download_dataset(
     """Make sure all four files of `dataset` are in root/<Folder>/raw/, fetching the missing
     ones; files already there are checked, not fetched again."""
     folder = raw_folder(root, dataset)
+    made = [p for p in (folder, *folder.parents) if not p.exists()]  # ours to remove again
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -59,17 +61,23 @@ def download_dataset(
         ) from None
     if mirrors is None:
         mirrors = [os.environ[MIRROR_ENV]] if os.environ.get(MIRROR_ENV) else dataset.mirrors
-    for stem in (s for pair in SPLIT_FILES.values() for s in pair):
-        accepted = dataset.md5[stem]
-        present = find_file(root, dataset, stem)
-        if present is not None:
-            if verify(present, accepted):
-                continue
-            raise DataError(
-                f"{present} fails its checksum (corrupt or truncated); delete it and run "
-                "the download again"
-            )
-        _fetch(stem, folder, mirrors, accepted, timeout)
+    try:
+        for stem in (s for pair in SPLIT_FILES.values() for s in pair):
+            accepted = dataset.md5[stem]
+            present = find_file(root, dataset, stem)
+            if present is not None:
+                if verify(present, accepted):
+                    continue
+                raise DataError(
+                    f"{present} fails its checksum (corrupt or truncated); delete it and run "
+                    "the download again"
+                )
+            _fetch(stem, folder, mirrors, accepted, timeout)
+    except BaseException:
+        for path in made:  # a failed first download leaves no empty folders behind
+            with contextlib.suppress(OSError):
+                path.rmdir()  # only if still empty
+        raise
     return folder
 
 
