@@ -78,3 +78,12 @@ def test_confusion_matrix_columns_never_run_together():
     header, *rows = _matrix_text([[1000, 2, 3, 4, 5]] * 5, classes).splitlines()
     assert header.split() == ["T-shirt", "Trouser", "Pullove", "Dress", "Coat"]
     assert all(row.split()[1:] == ["1000", "2", "3", "4", "5"] for row in rows)
+
+
+def test_dropout_with_one_layer_is_noted(data_dir, tmp_path, capsys):
+    over = {**QUICK, "model.dropout": 0.3, "model.layers": 1}
+    api.train("seed-c", overrides=over, data_dir=data_dir, runs_dir=tmp_path)
+    assert "Note: model.dropout=0.3 does nothing with 1 layer" in capsys.readouterr().out
+    over["model.layers"] = 2
+    api.train("seed-c", overrides=over, data_dir=data_dir, runs_dir=tmp_path)
+    assert "does nothing" not in capsys.readouterr().out

@@ -193,6 +193,8 @@ def train(
             )
             if changes:
                 print(f"Changed on resume: {'; '.join(changes)}", flush=True)
+            for line in type(task).config_notes(cfg):
+                print(line, flush=True)
             if state is not None and trainer.iteration >= trainer.total:
                 print(
                     f"Nothing left to train: the checkpoint is at iteration {trainer.iteration} "

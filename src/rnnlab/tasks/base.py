@@ -59,6 +59,20 @@ class Task:
     def validate_config(cls, config: RunConfig) -> None:
         """Raise ConfigError for settings this task cannot use."""
 
+    # True where model.dropout acts only between stacked recurrent layers
+    dropout_between_layers_only: ClassVar[bool] = False
+
+    @classmethod
+    def config_notes(cls, config: RunConfig) -> list[str]:
+        """Settings that are valid but do nothing here, said once at the start of a run."""
+        m = config.model
+        if cls.dropout_between_layers_only and m.dropout > 0 and m.layers == 1:
+            return [
+                f"Note: model.dropout={m.dropout:g} does nothing with 1 layer: {cls.name} "
+                "models drop out between stacked recurrent layers only (--layers 2 or more)"
+            ]
+        return []
+
     @classmethod
     def metric_names(cls, config: RunConfig) -> list[str]:
         """Every metric a run of this config records at each evaluation (training ones

@@ -43,6 +43,7 @@ class ClassifyTask(Task):
     DataConfig = ImageDataConfig
     primary_metric = "test_acc"
     higher_is_better = True
+    dropout_between_layers_only = True
     # val_* exist only with data.validation > 0 (images held out of the training set)
     metric_splits = {
         "train_loss": "training",

@@ -65,6 +65,7 @@ class Seq2SeqTask(Task):
     DataConfig = Seq2SeqDataConfig
     primary_metric = "exact"
     higher_is_better = True
+    dropout_between_layers_only = True
     # evaluate() scores the generated test pairs; the task generates no validation set
     metric_splits = {
         "train_loss": "training",
