@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from rnnlab.config import coerce_value, nonzero
+from rnnlab.config import check_overrides, coerce_value
 from rnnlab.errors import ConfigError, RnnlabError, TrainingInterrupted
 from rnnlab.results.store import STATUSES
 
@@ -107,40 +107,29 @@ def collect_overrides(args: argparse.Namespace) -> list[str]:
     """The overrides given on the command line as SECTION.FIELD=VALUE strings, in order.
     A field given twice (--lr 0.1 and --set train.lr=0.5), or both --iters and --epochs,
     is an error: which one won would depend on an order nobody sees."""
-    out: list[str] = []
-    given: dict[str, tuple[str, str]] = {}  # field -> (how it was given, value)
-
-    def add(dotted: str, value: Any, how: str) -> None:
-        if dotted in given and given[dotted][1] != str(value):  # the same value twice is fine
-            raise ConfigError(
-                f"{dotted} is given twice: {given[dotted][0]} and {how}; give it once"
-            )
-        given[dotted] = (how, str(value))
-        out.append(f"{dotted}={value}")
-
+    items: list[tuple[str, Any]] = []
+    labels: list[str] = []  # how each was given, for the error that names them
+    passed: list[str] = []  # --set texts without "=": override_items says what it expects
     for flag, (dotted, _, _) in OVERRIDE_FLAGS.items():
         value = getattr(args, flag[2:].replace("-", "_"), None)
         if value is not None:
-            add(dotted, value, f"{flag} {value}")
+            items.append((dotted, value))
+            labels.append(f"{flag} {value}")
     if getattr(args, "bidirectional", None):
-        add("model.bidirectional", "true", "--bidirectional")
+        items.append(("model.bidirectional", "true"))
+        labels.append("--bidirectional")
     if getattr(args, "download", False):
-        add("data.download", "true", "--download")
+        items.append(("data.download", "true"))
+        labels.append("--download")
     for text in getattr(args, "set", []) or []:
         if "=" not in text:
-            out.append(text)  # override_items says what --set expects
+            passed.append(text)
             continue
-        add(text.split("=", 1)[0].strip(), text.split("=", 1)[1].strip(), f"--set {text}")
-    lengths = [given.get(f, ("", None))[1] for f in ("train.iters", "train.epochs")]
-    if all(nonzero(v) for v in lengths):  # 0 unsets one of them
-        raise ConfigError(
-            f"give --iters or --epochs, not both ({given['train.iters'][0]}, "
-            f"{given['train.epochs'][0]})"
-        )
-    return out
-
-
-# --------------------------------------------------------------------------- commands
+        key, value = text.split("=", 1)
+        items.append((key.strip(), value.strip()))
+        labels.append(f"--set {text}")
+    check_overrides(items, labels, lengths="--iters or --epochs")
+    return [f"{key}={value}" for key, value in items] + passed
 
 
 def cmd_train(args: argparse.Namespace) -> int:

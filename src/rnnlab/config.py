@@ -527,7 +527,7 @@ def _refuse_task_change(current: str, wanted: str) -> None:
     )
 
 
-def nonzero(value: Any) -> bool:
+def _nonzero(value: Any) -> bool:
     """A length override that sets something (0 unsets train.iters or train.epochs)."""
     try:
         return value is not None and float(value) != 0
@@ -535,22 +535,24 @@ def nonzero(value: Any) -> bool:
         return True  # not a number: the field's own check will say so
 
 
-def check_overrides(items: list[tuple[str, Any]]) -> None:
+def check_overrides(
+    items: list[tuple[str, Any]],
+    labels: list[str] | None = None,
+    lengths: str = "train.iters or train.epochs",
+) -> None:
     """One set of overrides names each field once, and not both train.iters and
-    train.epochs: otherwise which one counts would depend on their order."""
-    seen: dict[str, Any] = {}
-    for key, value in items:
-        if key in seen and str(seen[key]) != str(value):  # the same value twice is fine
-            raise ConfigError(
-                f"{key} is given twice: {key}={seen[key]} and {key}={value}; give it once"
-            )
-        seen[key] = value
+    train.epochs: otherwise which one counts would depend on their order. `labels` say how
+    each item was given (the command line's "--lr 0.1"), `lengths` how the two are named."""
+    shown = labels or [f"{key}={value}" for key, value in items]
+    seen: dict[str, tuple[Any, str]] = {}  # field -> (value, how it was given)
+    for (key, value), how in zip(items, shown):
+        if key in seen and str(seen[key][0]) != str(value):  # the same value twice is fine
+            raise ConfigError(f"{key} is given twice: {seen[key][1]} and {how}; give it once")
+        seen[key] = (value, how)
+    iters, epochs = seen.get("train.iters"), seen.get("train.epochs")
     # 0 unsets a length (train.epochs=0.5 with train.iters=0 is one clear request)
-    if nonzero(seen.get("train.iters")) and nonzero(seen.get("train.epochs")):
-        raise ConfigError(
-            f"give train.iters or train.epochs, not both (train.iters={seen['train.iters']}, "
-            f"train.epochs={seen['train.epochs']})"
-        )
+    if iters and epochs and _nonzero(iters[0]) and _nonzero(epochs[0]):
+        raise ConfigError(f"give {lengths}, not both ({iters[1]}, {epochs[1]})")
 
 
 def override_items(overrides: dict[str, Any] | list[str] | None) -> list[tuple[str, Any]]:
