@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from rnnlab.config import (
+    MAX_INT,
     RunConfig,
     _parse_toml,
     flatten,
@@ -154,9 +155,6 @@ def normalize_grid(grid: Any) -> dict[str, list[Any]]:
     return axes
 
 
-MAX_SEED = 2**63 - 1  # what the config's own seed check allows
-
-
 def parse_seeds(text: str) -> list[int]:
     """ "0-4" -> [0, 1, 2, 3, 4]; "1,5,9" -> [1, 5, 9]; "7" -> [7]."""
     try:
@@ -204,7 +202,7 @@ def normalize_seeds(seeds: Any) -> list[int] | None:
 
 
 def _check_seeds(seeds: list[int], given: str) -> None:
-    bad = [s for s in seeds if not 0 <= s <= MAX_SEED]
+    bad = [s for s in seeds if not 0 <= s <= MAX_INT]  # the config's own seed rule
     if bad:
         raise ConfigError(f"{given}: a seed must be between 0 and 2**63-1, got {bad[0]}")
     seen: set[int] = set()

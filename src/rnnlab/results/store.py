@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from rnnlab.config import MAX_INT
 from rnnlab.errors import ConfigError, RnnlabError
 from rnnlab.results.owner import owner_gone
 
@@ -157,7 +158,7 @@ class ResultsStore:
         sql += " ORDER BY id DESC"
         # SQLite's integers end at 2**63 - 1 (a larger LIMIT is a type error), and a limit
         # that large cannot leave out any run: it means no limit
-        if limit and int(limit) < SQLITE_MAX_INT:
+        if limit and int(limit) < MAX_INT:
             sql += f" LIMIT {int(limit)}"
         with self._connect() as db:
             _settle_orphans(db)
@@ -181,7 +182,6 @@ class ResultsStore:
 
 # Columns added after the first release: stores written by an older rnnlab gain them on open.
 _LATER_COLUMNS = {"group_name": "TEXT", "owner": "TEXT"}
-SQLITE_MAX_INT = 2**63 - 1
 # The columns every rnnlab store has had since the first release (the runs' NOT NULL ones): a
 # file without them is another program's SQLite database that happens to be called rnnlab.db.
 _FIRST_COLUMNS = {

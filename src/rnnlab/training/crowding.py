@@ -23,7 +23,7 @@ def _machine_busy_seconds() -> float | None:
     try:
         lines = PROC_STAT.read_text().splitlines()
         cores = sum(1 for line in lines if line.startswith("cpu") and line[3:4].isdigit())
-        if cores != len(os.sched_getaffinity(0)):
+        if cores != usable_cores():
             return None
         ticks = [int(v) for v in lines[0].split()[1:]]
         return sum(ticks[i] for i in BUSY_FIELDS) / os.sysconf("SC_CLK_TCK")
