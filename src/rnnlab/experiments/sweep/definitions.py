@@ -44,10 +44,7 @@ def load_definition(name: str | Path) -> dict[str, Any]:
         text = shipped_text("sweeps", name)
         if text is None and Path(name).is_dir():
             # a folder of sweep files, given instead of one of them: "unknown sweep" misleads
-            raise ConfigError(
-                f"--sweep {name} is a folder; give one sweep TOML file in it "
-                "(e.g. --sweep FOLDER/my-sweep.toml) or a shipped sweep name (rnnlab sweep --list)"
-            )
+            raise _a_folder(name)
         if text is None:
             raise ConfigError(
                 f"unknown sweep '{name}'; shipped sweeps: {', '.join(definition_names())} "
@@ -83,14 +80,18 @@ def load_definition(name: str | Path) -> dict[str, Any]:
     return values
 
 
+def _a_folder(name: str | Path) -> ConfigError:
+    return ConfigError(
+        f"--sweep {name} is a folder; give one sweep TOML file in it (e.g. --sweep "
+        "FOLDER/my-sweep.toml) or a shipped sweep name (rnnlab sweep --list)"
+    )
+
+
 def _read_definition_file(path: Path) -> str:
     """The text of a sweep file, or a one-line error for a folder, a missing or unreadable
     file, or one that is not UTF-8 text (TOML is UTF-8 by definition)."""
     if path.is_dir():
-        raise ConfigError(
-            f"--sweep {path} is a folder; give one sweep TOML file in it (e.g. --sweep "
-            "FOLDER/my-sweep.toml) or a shipped sweep name (rnnlab sweep --list)"
-        )
+        raise _a_folder(path)
     if not path.is_file():
         raise ConfigError(f"sweep file {path} does not exist; give a TOML file or a name")
     try:
