@@ -16,8 +16,7 @@ def translate_many(checkpoint: str | Path, texts: list[str], *, device: str = "c
     """Greedy answers of a seq2seq checkpoint for several source strings."""
     from rnnlab.api import load
 
-    loaded = load(checkpoint, device=device, task_name="seq2seq")
-    task = loaded.task
+    # the inputs' form first: a wrong argument must not cost loading a checkpoint
     if isinstance(texts, str):  # its characters would be translated one by one
         raise ConfigError("translate_many takes a list of inputs; for one use rnnlab.translate")
     if not texts:
@@ -27,6 +26,9 @@ def translate_many(checkpoint: str | Path, texts: list[str], *, device: str = "c
             raise ConfigError(f"input {number} is not a string (got {text!r})")
         if not text:
             raise ConfigError(f'input {number} is empty; give a string such as "123+45"')
+    loaded = load(checkpoint, device=device, task_name="seq2seq")
+    task = loaded.task
+    for text in texts:
         bad = task.unknown_characters(text)
         if bad:
             allowed = "".join(t for t in task.tokens if len(t) == 1)
