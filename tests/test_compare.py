@@ -296,3 +296,41 @@ def test_cli_ctrl_c_exits_130_like_train(data_dir, tmp_path, monkeypatch, capsys
     assert cli.main(argv) == 130
     err = capsys.readouterr().err
     assert err.startswith("rnnlab: error: comparison") and "same command again" in err
+
+
+def test_dry_run_shows_the_plan_and_trains_nothing(tmp_path, capsys):
+    from rnnlab import cli
+
+    runs = tmp_path / "runs"
+    argv = ["compare", "--preset", "sheet-rnn", "--grid", "model.layers=1,2", "--seeds", "0-2"]
+    argv += ["--runs-dir", str(runs), "--data-dir", str(tmp_path / "no-data"), "--dry-run"]
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("Comparison 'sheet-rnn': 6 runs (2 configurations x 3 seeds)")
+    assert "nothing trained" in out[0]
+    assert out[1:] == [
+        "  sheet-rnn[layers=1]  seeds 0-2  21,514 parameters",
+        "  sheet-rnn[layers=2]  seeds 0-2  54,538 parameters",
+    ]
+    assert cli.main([*argv, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["runs"] == 6 and data["metric"] == "test_acc"
+    assert [c["cell"] for c in data["configurations"]] == [{"model.layers": v} for v in "12"]
+    assert data["configurations"][1]["config"]["model"]["layers"] == 2
+    assert not runs.exists()  # no store, no folder: a plan writes nothing
+    # a bad grid fails the dry run as it would fail the comparison
+    code = cli.main([*argv[:4], "model.layers=1,0", *argv[5:]])
+    assert code == 1 and "model.layers must be a positive integer" in capsys.readouterr().err
+
+
+def test_plan_comparison_is_what_compare_trains(data_dir, tmp_path):
+    import rnnlab
+
+    plan = rnnlab.plan_comparison(study="ex2-lstm", overrides=TINY)
+    assert plan.name == "ex2-lstm" and plan.configurations == 6 and plan.seeds is None
+    result = run_compare(data_dir, tmp_path, source="seed-c", seeds=[0, 1],
+                         grid={"model.cell": ["gru"]})  # fmt: skip
+    planned = rnnlab.plan_comparison("seed-c", seeds=[0, 1], grid={"model.cell": ["gru"]},
+                                     overrides=TINY)  # fmt: skip
+    stored = {r["id"]: r["config"] for r in api.runs(tmp_path)}
+    assert [stored[o.run_id] for o in result.runs] == [r.config.to_dict() for r in planned.runs]

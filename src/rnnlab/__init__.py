@@ -23,8 +23,10 @@ _MORE = {
     "translate": "rnnlab.inference.translation",
     "translate_many": "rnnlab.inference.translation",
     "compare": "rnnlab.experiments.grid",
+    "plan_comparison": "rnnlab.experiments.grid",
     "report": "rnnlab.experiments.report",
     "sweep": "rnnlab.experiments.sweep",
+    "plan_sweep": "rnnlab.experiments.sweep",
     "RunResult": "rnnlab.api",
     # every error rnnlab raises on bad input derives from RnnlabError: catch that one
     **dict.fromkeys(

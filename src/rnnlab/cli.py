@@ -446,16 +446,25 @@ def _reparse_intermixed(
     return again, extra
 
 
+def parse_command_line(
+    argv: Sequence[str] | None, parser: argparse.ArgumentParser | None = None
+) -> argparse.Namespace:
+    """The arguments of one command line, or a UsageError naming what is wrong."""
+    parser = parser or build_parser()
+    # parse_known_args: the unknown arguments of a subcommand reach this level, where
+    # the error can name the subcommand (parse_args would blame "rnnlab" itself)
+    args, extra = parser.parse_known_args(argv)
+    if extra and getattr(args, "command", None):
+        args, extra = _reparse_intermixed(parser, args, argv)
+    if extra:
+        _unrecognized(parser, args, extra)
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
-        # parse_known_args: the unknown arguments of a subcommand reach this level, where
-        # the error can name the subcommand (parse_args would blame "rnnlab" itself)
-        args, extra = parser.parse_known_args(argv)
-        if extra and getattr(args, "command", None):
-            args, extra = _reparse_intermixed(parser, args, argv)
-        if extra:
-            _unrecognized(parser, args, extra)
+        args = parse_command_line(argv, parser)
     except UsageError as exc:
         print(f"rnnlab: error: {exc}", file=sys.stderr)
         return 1

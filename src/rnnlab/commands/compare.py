@@ -8,7 +8,7 @@ import json
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from rnnlab.cli import collect_overrides, config_source
-    from rnnlab.experiments.grid import compare, load_study, study_names
+    from rnnlab.experiments.grid import compare, load_study, plan_comparison, study_names
     from rnnlab.experiments.table import render_text, to_json
 
     if args.list:
@@ -21,14 +21,19 @@ def cmd_compare(args: argparse.Namespace) -> int:
         raise ConfigError("a study names its own preset; drop --preset/--config")
     # --name names the comparison (its runs are named after it and their grid point)
     overrides = [o for o in collect_overrides(args) if not o.startswith("name=")]
-    result = compare(
-        config_source(args),  # both --preset and --config is an error
+    chosen = dict(
         study=args.study,
         grid=args.grid,
         seeds=args.seeds,
         overrides=overrides,
         name=args.name,
         metric=args.metric,
+    )
+    if args.dry_run:
+        return show_plan(plan_comparison(config_source(args), **chosen), as_json=args.json)
+    result = compare(
+        config_source(args),  # both --preset and --config is an error
+        **chosen,
         jobs=args.jobs,
         data_dir=args.data_dir,
         runs_dir=args.runs_dir,
@@ -45,6 +50,23 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
         print(f"\nBest: {cell_label(best.cell)} ({result.metric} {best.mean:.2f})")
     print(f"Saved: {result.files['markdown']}, {result.files['csv']}, {result.files['json']}")
+    return 0
+
+
+def show_plan(plan, as_json: bool = False) -> int:
+    """Print what a comparison would train: one line per configuration."""
+    from rnnlab.experiments.ranges import ranges_text
+
+    data = plan.to_dict()
+    if as_json:
+        print(json.dumps(data, indent=2))
+        return 0
+    print(f"{plan.summary()}, compared on {plan.metric}; nothing trained (--dry-run)")
+    width = max(len(c["config"]["name"] or "") for c in data["configurations"])
+    for c in data["configurations"]:
+        seeds = ranges_text(c["seeds"])
+        size = f"{c['parameters']:,} parameters" if c["parameters"] else "size set by the data"
+        print(f"  {c['config']['name']:<{width}}  seeds {seeds}  {size}")
     return 0
 
 
@@ -74,6 +96,11 @@ def register(subparsers) -> None:
     p.add_argument("--seeds", help="seeds to repeat every configuration with, e.g. 0-9 or 1,5")
     p.add_argument("--metric", help="the metric to compare (default: the task's, e.g. test_acc)")
     p.add_argument("--jobs", type=int, default=1, help="runs trained at once (processes)")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="check the grid and print its runs (names, seeds, parameters); train nothing",
+    )
     p.add_argument("--quiet", action="store_true", help="print only the table")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     add_common_args(p)

@@ -521,6 +521,105 @@ def train_job(job: Job) -> dict[str, Any]:
     return row
 
 
+@dataclass
+class ComparisonPlan:
+    """A comparison resolved and validated, nothing trained: what `compare --dry-run` shows."""
+
+    name: str
+    source: str | None
+    axes: list[str]
+    seeds: list[int] | None  # None: each configuration keeps its own config's seed
+    runs: list[PlannedRun]
+    metric: str
+    higher_is_better: bool
+
+    @property
+    def configurations(self) -> int:
+        return len(self.runs) // (len(self.seeds) if self.seeds else 1)
+
+    def summary(self) -> str:
+        n_seeds = len(self.seeds) if self.seeds is not None else 1
+        return (
+            f"Comparison '{self.name}': {len(self.runs)} runs "
+            f"({_plural(self.configurations, 'configuration')} x {_plural(n_seeds, 'seed')})"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The plan as plain data: one entry per configuration, with its seeds and config."""
+        parameters = _parameter_counts(self.runs)
+        configurations: dict[str, dict[str, Any]] = {}
+        for run, count in zip(self.runs, parameters):
+            entry = configurations.setdefault(
+                run.cell_label,
+                {"cell": run.cell, "seeds": [], "parameters": count or None, "base": run.base},
+            )
+            entry["seeds"].append(run.seed)
+            entry.setdefault("config", {**run.config.to_dict(), "seed": None})
+        return {
+            "name": self.name,
+            "source": self.source,
+            "metric": self.metric,
+            "axes": self.axes,
+            "runs": len(self.runs),
+            "configurations": list(configurations.values()),
+        }
+
+
+def plan_comparison(
+    source: str | Path | None = None,
+    *,
+    study: str | None = None,
+    grid: dict[str, list[Any] | str] | list[str] | str | None = None,
+    seeds: list[int] | range | str | int | None = None,
+    overrides: dict[str, Any] | list[str] | None = None,
+    name: str | None = None,
+    metric: str | None = None,
+) -> ComparisonPlan:
+    """Resolve and validate a comparison without training or writing anything: every run's
+    config, the metric and the name. Takes `compare`'s arguments of the same names."""
+    from rnnlab.tasks import get_task_class
+    from rnnlab.tasks.base import metric_higher_is_better
+
+    spec = load_study(study) if study else Study(name="")
+    axes = dict(spec.grid)
+    axes.update(normalize_grid(grid))
+    seed_list = normalize_seeds(seeds)
+    given = override_items(overrides)
+    one_seed = [v for k, v in given if k == "seed"]
+    if seed_list is None and spec.seeds and one_seed:
+        # the user gave no seeds: the study did, so "not both" would blame the wrong flag
+        raise ConfigError(
+            f"study '{spec.name}' repeats every configuration over its seeds "
+            f"{ranges_text(spec.seeds)}; to train seed {one_seed[0]} alone give "
+            f"--seeds {one_seed[0]}, not --seed"
+        )
+    if seed_list is None and spec.seeds:
+        seed_list = spec.seeds
+    if source is not None and PRESET_AXIS in axes:  # the axis would silently replace it
+        raise ConfigError(
+            f"--preset/--config {source} and --grid preset=... both say what to train; put "
+            f"it on the axis instead: --grid preset={source},..."
+        )
+    source = str(source) if source is not None else spec.source
+    name = name or spec.name or (Path(source).stem if source else "compare")
+    # a study's fixed settings give way to an axis given now; settings given now may not
+    study_fixed = [(k, v) for k, v in override_items(spec.overrides) if k not in axes]
+    planned = plan_runs(name, source, axes, seed_list, study_fixed + given)
+    task_cls = get_task_class(planned[0].config.task)
+    metric = metric or task_cls.primary_metric
+    for run in planned:  # a typo would otherwise show only after the first run has trained
+        get_task_class(run.config.task).check_metric(run.config, metric)
+    return ComparisonPlan(
+        name=name,
+        source=source,
+        axes=list(axes),
+        seeds=seed_list,
+        runs=planned,
+        metric=metric,
+        higher_is_better=metric_higher_is_better(metric, task_cls.higher_is_better),
+    )
+
+
 def compare(
     source: str | Path | None = None,
     *,
@@ -543,47 +642,21 @@ def compare(
     "preset") to its values, a list or the CLI's "8,16"; `seeds` is a list, a range, a
     string like "0-9" or one int. `jobs` > 1 trains that many runs at once in worker
     processes, each with its share of the CPU threads. A name whose comparison is saved with
-    other settings is refused (see `check_same_settings`).
+    other settings is refused (see `check_same_settings`). `plan_comparison` checks the same
+    arguments without training.
     """
     from rnnlab.api import _slug
     from rnnlab.data.paths import default_runs_dir
     from rnnlab.experiments.table import summarise, write_tables
     from rnnlab.results.store import ResultsStore
-    from rnnlab.tasks import get_task_class
-    from rnnlab.tasks.base import metric_higher_is_better
 
-    spec = load_study(study) if study else Study(name="")
-    axes = dict(spec.grid)
-    axes.update(normalize_grid(grid))
-    seed_list = normalize_seeds(seeds)
     jobs = positive_jobs(jobs)
-    given = override_items(overrides)
-    one_seed = [v for k, v in given if k == "seed"]
-    if seed_list is None and spec.seeds and one_seed:
-        # the user gave no seeds: the study did, so "not both" would blame the wrong flag
-        raise ConfigError(
-            f"study '{spec.name}' repeats every configuration over its seeds "
-            f"{ranges_text(spec.seeds)}; to train seed {one_seed[0]} alone give "
-            f"--seeds {one_seed[0]}, not --seed"
-        )
-    if seed_list is None and spec.seeds:
-        seed_list = spec.seeds
-    if source is not None and PRESET_AXIS in axes:  # the axis would silently replace it
-        raise ConfigError(
-            f"--preset/--config {source} and --grid preset=... both say what to train; put "
-            f"it on the axis instead: --grid preset={source},..."
-        )
-    source = str(source) if source is not None else spec.source
-    name = name or spec.name or (Path(source).stem if source else "compare")
-    # a study's fixed settings give way to an axis given now; settings given now may not
-    study_fixed = [(k, v) for k, v in override_items(spec.overrides) if k not in axes]
-    fixed = study_fixed + given
-    planned = plan_runs(name, source, axes, seed_list, fixed)
-    task_cls = get_task_class(planned[0].config.task)
-    metric = metric or task_cls.primary_metric
-    for run in planned:  # a typo would otherwise show only after the first run has trained
-        get_task_class(run.config.task).check_metric(run.config, metric)
-    higher_is_better = metric_higher_is_better(metric, task_cls.higher_is_better)
+    plan = plan_comparison(
+        source, study=study, grid=grid, seeds=seeds, overrides=overrides, name=name,
+        metric=metric,
+    )  # fmt: skip
+    name, source, planned, metric = plan.name, plan.source, plan.runs, plan.metric
+    seed_list = plan.seeds
 
     runs_path = Path(runs_dir) if runs_dir else default_runs_dir()
     store = ResultsStore(runs_path)
@@ -619,11 +692,8 @@ def compare(
 
     if verbose:
         resumed = sum(1 for _, j in todo if j.resume)
-        n_seeds = len(seed_list) if seed_list is not None else 1
         print(
-            f"Comparison '{name}': {len(planned)} runs "
-            f"({_plural(len(planned) // n_seeds, 'configuration')} x {_plural(n_seeds, 'seed')}); "
-            f"{len(outcomes)} already done, "
+            f"{plan.summary()}; {len(outcomes)} already done, "
             f"{resumed} to resume, {len(todo) - resumed} to train"
             f"{f'; {jobs} at a time' if jobs > 1 and len(todo) > 1 else ''}",
             flush=True,
@@ -658,8 +728,8 @@ def compare(
         name=name,
         folder=folder,
         metric=metric,
-        higher_is_better=higher_is_better,
-        axes=list(axes),
+        higher_is_better=plan.higher_is_better,
+        axes=plan.axes,
         seeds=seed_list or [planned[0].seed],
         rows=rows,
         runs=ordered,
