@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from rnnlab.cli import main
-from tests.conftest import QUICK
+from tests.conftest import QUICK, one_line_error
 
 QUICK_FLAGS = [f"--set={k}={v}" for k, v in QUICK.items()]
 
@@ -68,6 +68,41 @@ def test_inspect_preset_and_presets_list(capsys):
     assert code == 0 and "6 tensors" in out and "100x28" in out
     code, out, _ = run(capsys, "presets")
     assert code == 0 and "sheet-lstm" in out and "98.33" in out
+
+
+def test_inspect_takes_overrides_for_a_preset_not_a_checkpoint(capsys, classify_checkpoint):
+    code, out, _ = run(capsys, "inspect", "seed-a", "--hidden", "50", "--layers", "2")
+    assert code == 0 and out.startswith("preset seed-a with model.hidden=50 model.layers=2")
+    assert "10 tensors" in out and "50x28" in out
+    import rnnlab
+
+    info = rnnlab.inspect("seed-a", overrides={"model.hidden": 50})
+    assert info["total"] == 50 * 28 + 50 * 50 + 2 * 50 + 10 * 50 + 10
+    err = one_line_error(capsys, ["inspect", str(classify_checkpoint), "--hidden", "8"])
+    assert "is a checkpoint, whose model is fixed" in err
+
+
+def test_train_dry_run_prints_a_config_that_trains_the_same_run(capsys, tmp_path):
+    import tomllib
+
+    from rnnlab import api
+
+    runs = tmp_path / "runs"
+    argv = ["train", "--preset", "seed-c", "--lr", "0.05", "--set", "model.hidden=64"]
+    code, out, _ = run(capsys, *argv, "--runs-dir", str(runs), "--dry-run")
+    assert code == 0 and out.startswith("# seed-c: 14,986 parameters, 3000 iterations of batch")
+    expected = api.make_config("seed-c", {"train.lr": 0.05, "model.hidden": 64})
+    assert api.make_config(tomllib.loads(out)).to_dict() == expected.to_dict()
+    saved = tmp_path / "mine.toml"
+    saved.write_text(out, encoding="utf-8")
+    code, again, _ = run(capsys, "train", "--config", str(saved), "--dry-run")
+    assert code == 0 and again == out  # the file is the run: same config, same text
+    code, out, _ = run(capsys, *argv, "--dry-run", "--json")
+    data = json.loads(out)
+    assert data["parameters"] == 14986 and data["config"]["train"]["lr"] == 0.05
+    assert not runs.exists()  # nothing trained, no store, no folder
+    err = one_line_error(capsys, ["train", "--resume", "x.pt", "--dry-run"])
+    assert "rnnlab inspect CKPT" in err
 
 
 def test_every_command_has_its_function_on_the_package():

@@ -78,9 +78,11 @@ COMMANDS = documented_commands()
 
 
 def _words(line: str) -> list[str]:
-    """The command's arguments: no `rnnlab`, no comment, nothing from a pipe on."""
+    """The command's arguments: no `rnnlab`, no comment, nothing from a pipe or a
+    redirection on."""
     words = shlex.split(line, comments=True)
-    return words[1 : words.index("|") if "|" in words else None]
+    ends = [i for i, word in enumerate(words) if word in ("|", ">", ">>", "2>")]
+    return words[1 : ends[0] if ends else None]
 
 
 def test_the_docs_show_the_commands():

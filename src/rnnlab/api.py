@@ -454,19 +454,33 @@ def _as_list(value: Any, name: str) -> list[Any]:
         raise ConfigError(f"{name} must be a list, got {value!r}") from None
 
 
-def inspect(target: str | Path, *, data_dir: str | Path | None = None) -> dict[str, Any]:
-    """Every parameter tensor (name, shape, count) of a preset's or checkpoint's model."""
+def inspect(
+    target: str | Path,
+    *,
+    overrides: dict[str, Any] | list[str] | None = None,
+    data_dir: str | Path | None = None,
+) -> dict[str, Any]:
+    """Every parameter tensor (name, shape, count) of a preset's or checkpoint's model;
+    `overrides` change a preset or config first (what would --hidden 256 cost?)."""
     path = Path(target)
     if path.suffix == ".pt" or path.is_file() and path.suffix != ".toml":
+        if overrides:
+            raise ConfigError(
+                f"{path} is a checkpoint, whose model is fixed; give overrides with a preset "
+                "or config instead (rnnlab inspect PRESET --hidden 256)"
+            )
         payload = ckpt.load_checkpoint(path)
         cfg = from_dict(payload["config"])
         shapes = {k: tuple(v.shape) for k, v in payload["model"].items()}
         source = f"checkpoint {path} (iteration {payload.get('iteration')})"
     else:
-        cfg = make_config(target)
+        check_overrides(override_items(overrides))
+        cfg = make_config(target, overrides)
         model = build_model_without_data(cfg, data_dir)
         shapes = {k: tuple(p.shape) for k, p in model.named_parameters()}
         source = f"preset {target}" if not path.is_file() else f"config {path}"
+        if overrides:
+            source += " with " + " ".join(f"{k}={v}" for k, v in override_items(overrides))
     params = [(name, shape, _numel(shape)) for name, shape in shapes.items()]
     return {
         "source": source,

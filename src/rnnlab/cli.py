@@ -142,6 +142,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise RnnlabError(
             "say what to train: --preset NAME or --config FILE.toml (rnnlab presets lists them)"
         )
+    if args.dry_run:
+        if args.resume:
+            raise ConfigError(
+                "--dry-run shows a new run's config; a checkpoint's is shown by rnnlab inspect CKPT"
+            )
+        return show_config(api.make_config(source, collect_overrides(args)), args)
     result = api.train(
         source,
         overrides=collect_overrides(args),
@@ -154,6 +160,29 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     if args.json:
         print(json.dumps(_result_json(result), indent=2))
+    return 0
+
+
+def show_config(cfg: Any, args: argparse.Namespace) -> int:
+    """`train --dry-run`: the config a run would use, as TOML that `--config` takes back
+    (or JSON), with its size; nothing is trained or written."""
+    from rnnlab import api
+    from rnnlab.config import to_toml
+    from rnnlab.errors import DataError
+
+    try:
+        model = api.build_model_without_data(cfg, args.data_dir)
+        parameters: int | None = sum(p.numel() for p in model.parameters())
+    except DataError:  # the size follows the data (a vocabulary) and the data is not here
+        parameters = None
+    if args.json:
+        print(json.dumps({"config": cfg.to_dict(), "parameters": parameters}, indent=2))
+        return 0
+    size = f"{parameters:,} parameters" if parameters is not None else "size set by the data"
+    length = f"{cfg.train.epochs:g} epochs" if cfg.train.epochs else f"{cfg.train.iters} iterations"
+    print(f"# {cfg.name}: {size}, {length} of batch {cfg.train.batch_size}; nothing trained")
+    print("# (--dry-run). Saved as a file, this trains with: rnnlab train --config FILE.toml")
+    print(to_toml(cfg), end="")
     return 0
 
 
@@ -236,7 +265,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 def cmd_inspect(args: argparse.Namespace) -> int:
     from rnnlab import api
 
-    info = api.inspect(args.target, data_dir=args.data_dir)
+    info = api.inspect(args.target, overrides=collect_overrides(args), data_dir=args.data_dir)
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
@@ -350,6 +379,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--download", action="store_true", help="fetch missing data files first")
     p.add_argument("--quiet", action="store_true", help="print nothing while training")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the config the run would use (TOML) and its size; train nothing",
+    )
     add_common_args(p)
     p.set_defaults(func=cmd_train)
 
@@ -372,8 +406,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("inspect", help="parameter tensors of a preset's or checkpoint's model")
     p.add_argument("target", help="preset name, config TOML or checkpoint .pt")
-    p.add_argument("--json", action="store_true")
-    add_common_args(p, overrides=False)
+    p.add_argument("--json", action="store_true", help="print the tensors and config as JSON")
+    add_common_args(p)  # overrides: a preset changed first (--hidden 256)
     p.set_defaults(func=cmd_inspect)
 
     p = sub.add_parser("runs", help="list recorded runs")
