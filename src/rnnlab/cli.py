@@ -389,8 +389,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="accuracy, per-class accuracy, confusion matrix")
     p.add_argument("checkpoint")
-    p.add_argument("--device", default=None)
-    p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--device", default=None, help="auto | cpu | cuda | cuda:N | mps (default: auto)"
+    )
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print the metrics, per-class accuracy and confusion matrix as JSON",
+    )
     add_common_args(p, overrides=False)
     p.set_defaults(func=cmd_evaluate)
 
@@ -399,8 +405,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--index", type=int, nargs="+", help="test-set indices")
     p.add_argument("--image", nargs="+", help="image files (PNG, JPEG)")
     p.add_argument("--top", type=int, default=3, help="how many classes to show")
-    p.add_argument("--device", default=None)
-    p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--device", default=None, help="auto | cpu | cuda | cuda:N | mps (default: auto)"
+    )
+    p.add_argument("--json", action="store_true", help="print the predictions as JSON")
     add_common_args(p, overrides=False)
     p.set_defaults(func=cmd_predict)
 
@@ -415,8 +423,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task", help="filter by task")
     p.add_argument("--status", help=" | ".join(STATUSES))
     p.add_argument("--group", help="only the runs of one comparison or sweep")
-    p.add_argument("--limit", type=int, default=None)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--limit", type=int, default=None, help="only the N most recent runs")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print the runs, with their configs and metrics, as JSON",
+    )
     add_common_args(p, overrides=False)
     p.set_defaults(func=cmd_runs)
 

@@ -46,7 +46,9 @@ def register(subparsers) -> None:
     p.add_argument("--temperature", type=float, default=0.8, help="softmax temperature; 0 = greedy")
     p.add_argument("--top-k", type=int, default=None, help="draw from the K likeliest only")
     p.add_argument("--seed", type=int, default=None, help="seed for a reproducible sample")
-    p.add_argument("--device", default=None, help="auto | cpu | cuda | mps")
+    p.add_argument(
+        "--device", default=None, help="auto | cpu | cuda | cuda:N | mps (default: auto)"
+    )
     p.add_argument(
         "--threads", type=int, default=1, help="CPU threads (default 1, the fastest for one sample)"
     )

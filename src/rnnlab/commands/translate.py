@@ -32,6 +32,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("checkpoint", help="a checkpoint of a seq2seq run (last.pt / best.pt)")
     p.add_argument("texts", nargs="+", metavar="TEXT", help="source strings, e.g. 123+45")
-    p.add_argument("--device", default=None, help="cpu (default) | cuda | mps | auto")
+    p.add_argument(
+        "--device",
+        default=None,
+        help="cpu (default: short inputs decode fastest there) | cuda | cuda:N | mps | auto",
+    )
     add_common_args(p, overrides=False)
     p.set_defaults(func=cmd_translate)
