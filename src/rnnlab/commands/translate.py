@@ -35,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--device",
         default=None,
-        help="cpu (default: short inputs decode fastest there) | cuda | cuda:N | mps | auto",
+        help="cpu (default) | cuda | cuda:N | mps | auto",
     )
     add_common_args(p, overrides=False)
     p.set_defaults(func=cmd_translate)
