@@ -83,9 +83,8 @@ def test_inspect_takes_overrides_for_a_preset_not_a_checkpoint(capsys, classify_
 
 
 def test_train_dry_run_prints_a_config_that_trains_the_same_run(capsys, tmp_path):
-    import tomllib
-
     from rnnlab import api
+    from rnnlab.config import tomllib  # tomli before Python 3.11
 
     runs = tmp_path / "runs"
     argv = ["train", "--preset", "seed-c", "--lr", "0.05", "--set", "model.hidden=64"]

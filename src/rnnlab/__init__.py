@@ -11,7 +11,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_API = {"train", "evaluate", "predict", "inspect", "load", "runs", "make_config"}
+_API = {"train", "evaluate", "predict", "inspect", "load", "runs", "run_details", "make_config"}
 # Functions that live beside the core API: name -> module.
 _MORE = {
     "presets": "rnnlab.config",

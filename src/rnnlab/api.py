@@ -525,6 +525,20 @@ def runs(
     )
 
 
+def run_details(run_id: int, runs_dir: str | Path | None = None) -> dict[str, Any]:
+    """One recorded run: what `runs` lists (config, seed, versions, timing, final and best
+    metrics, checkpoint) plus "history", its metrics at every evaluation."""
+    if isinstance(run_id, bool) or not isinstance(run_id, int) or run_id < 1:
+        raise ConfigError(f"a run id is a whole number, 1 or more (got {run_id!r})")
+    path = Path(runs_dir) if runs_dir else default_runs_dir()
+    check_runs_folder(path)
+    store = ResultsStore(path) if (path / DB_NAME).exists() else None
+    row = store.get_run(run_id, settle=True) if store and run_id <= MAX_INT else None
+    if store is None or row is None:
+        raise ConfigError(f"no run {run_id} in {path / DB_NAME}; rnnlab runs lists the runs there")
+    return {**row, "history": store.metrics(run_id)}
+
+
 def _numel(shape: tuple[int, ...]) -> int:
     n = 1
     for s in shape:
@@ -549,6 +563,7 @@ __all__ = [
     "inspect",
     "load",
     "make_config",
+    "run_details",
     "predict",
     "runs",
     "train",

@@ -13,7 +13,6 @@ from typing import Any, NoReturn
 
 from rnnlab.config import check_overrides, coerce_value
 from rnnlab.errors import ConfigError, RnnlabError, TrainingInterrupted
-from rnnlab.results.store import STATUSES
 
 
 class UsageError(RnnlabError):
@@ -282,54 +281,6 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_runs(args: argparse.Namespace) -> int:
-    from rnnlab import api
-
-    rows = api.runs(
-        args.runs_dir,
-        name=args.name,
-        task=args.task,
-        status=args.status,
-        group=args.group,
-        limit=args.limit,
-    )
-    if args.json:
-        print(json.dumps(rows, indent=2, default=str))
-        return 0
-    if not rows:
-        filtered = any(
-            getattr(args, key) is not None for key in ("name", "task", "status", "group")
-        )
-        if filtered and api.runs(args.runs_dir, limit=1):
-            print("no recorded run matches the filter (rnnlab runs without it lists them all)")
-        else:
-            print("no runs recorded yet (train one with: rnnlab train --preset seed-c)")
-        return 0
-    head = (
-        f"{'id':>4}  {'name':<22} {'task':<9} {'status':<11} {'iter':>6} {'metric':>16} {'time':>8}"
-    )
-    print(head)
-    for r in rows:
-        metrics = r.get("final_metrics") or {}
-        key = _primary_metric(r["task"])
-        key = key if key in metrics else None
-        shown = f"{key}={metrics[key]:.3f}" if key else "-"
-        print(
-            f"{r['id']:>4}  {r['name'][:22]:<22} {r['task']:<9} {r['status']:<11} "
-            f"{r['iteration'] or 0:>6} {shown:>16} {r['wall_time'] or 0:>7.1f}s"
-        )
-    return 0
-
-
-def _primary_metric(task: str) -> str:
-    from rnnlab.tasks import get_task_class
-
-    try:
-        return get_task_class(task).primary_metric
-    except RnnlabError:
-        return ""
-
-
 def cmd_presets(args: argparse.Namespace) -> int:
     from rnnlab.config import presets
 
@@ -418,19 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_common_args(p)  # overrides: a preset changed first (--hidden 256)
     p.set_defaults(func=cmd_inspect)
 
-    p = sub.add_parser("runs", help="list recorded runs")
-    p.add_argument("--name", help="filter by name (* is a wildcard)")
-    p.add_argument("--task", help="filter by task")
-    p.add_argument("--status", help=" | ".join(STATUSES))
-    p.add_argument("--group", help="only the runs of one comparison or sweep")
-    p.add_argument("--limit", type=int, default=None, help="only the N most recent runs")
-    p.add_argument(
-        "--json",
-        action="store_true",
-        help="print the runs, with their configs and metrics, as JSON",
-    )
-    add_common_args(p, overrides=False)
-    p.set_defaults(func=cmd_runs)
+    importlib.import_module("rnnlab.commands.runs").register(sub)  # in the core's place
 
     p = sub.add_parser("presets", help="list the shipped presets")
     p.set_defaults(func=cmd_presets)

@@ -129,8 +129,12 @@ class ResultsStore:
             return db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is not None
 
     # -- reading -------------------------------------------------------------------------
-    def get_run(self, run_id: int) -> dict[str, Any] | None:
+    def get_run(self, run_id: int, settle: bool = False) -> dict[str, Any] | None:
+        """One run's row; `settle` first marks runs whose process is gone interrupted, as
+        listing does (a run shown to a user should not claim to be running)."""
         with self._connect() as db:
+            if settle:
+                _settle_orphans(db)
             row = db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
         return _decode(row) if row else None
 
