@@ -14,6 +14,8 @@ from typing import Any, NoReturn
 from rnnlab.config import check_overrides, coerce_value
 from rnnlab.errors import ConfigError, RnnlabError, TrainingInterrupted
 
+DEVICE_HELP = "auto | cpu | cuda | cuda:N | mps (default: auto)"
+
 
 class UsageError(RnnlabError):
     """A command line argparse cannot read: an unknown flag or command, a missing argument,
@@ -340,9 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="accuracy, per-class accuracy, confusion matrix")
     p.add_argument("checkpoint")
-    p.add_argument(
-        "--device", default=None, help="auto | cpu | cuda | cuda:N | mps (default: auto)"
-    )
+    p.add_argument("--device", default=None, help=DEVICE_HELP)
     p.add_argument(
         "--json",
         action="store_true",
@@ -356,9 +356,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--index", type=int, nargs="+", help="test-set indices")
     p.add_argument("--image", nargs="+", help="image files (PNG, JPEG)")
     p.add_argument("--top", type=int, default=3, help="how many classes to show")
-    p.add_argument(
-        "--device", default=None, help="auto | cpu | cuda | cuda:N | mps (default: auto)"
-    )
+    p.add_argument("--device", default=None, help=DEVICE_HELP)
     p.add_argument("--json", action="store_true", help="print the predictions as JSON")
     add_common_args(p, overrides=False)
     p.set_defaults(func=cmd_predict)

@@ -35,7 +35,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def register(subparsers) -> None:
-    from rnnlab.cli import add_common_args
+    from rnnlab.cli import DEVICE_HELP, add_common_args
 
     p = subparsers.add_parser(
         "sample", help="generate text from a character language model checkpoint"
@@ -46,9 +46,7 @@ def register(subparsers) -> None:
     p.add_argument("--temperature", type=float, default=0.8, help="softmax temperature; 0 = greedy")
     p.add_argument("--top-k", type=int, default=None, help="draw from the K likeliest only")
     p.add_argument("--seed", type=int, default=None, help="seed for a reproducible sample")
-    p.add_argument(
-        "--device", default=None, help="auto | cpu | cuda | cuda:N | mps (default: auto)"
-    )
+    p.add_argument("--device", default=None, help=DEVICE_HELP)
     p.add_argument(
         "--threads", type=int, default=1, help="CPU threads (default 1, the fastest for one sample)"
     )

@@ -10,7 +10,7 @@ from rnnlab.errors import DataError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from rnnlab.cli import add_common_args
+    from rnnlab.cli import DEVICE_HELP, add_common_args
 
     p = subparsers.add_parser(
         "tag",
@@ -20,9 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("checkpoint", help="a tagger checkpoint (.pt)")
     p.add_argument("sentences", nargs="*", help="sentences to tag (quote each one)")
     p.add_argument("--file", help="a text file with one sentence per line (blank lines skipped)")
-    p.add_argument(
-        "--device", default=None, help="auto | cpu | cuda | cuda:N | mps (default: auto)"
-    )
+    p.add_argument("--device", default=None, help=DEVICE_HELP)
     p.add_argument("--json", action="store_true", help="print [[word, tag], ...] per sentence")
     add_common_args(p, overrides=False)
     p.set_defaults(func=cmd_tag)
