@@ -308,7 +308,8 @@ def test_dry_run_shows_the_plan_and_trains_nothing(tmp_path, capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("Comparison 'sheet-rnn': 6 runs (2 configurations x 3 seeds)")
     assert "nothing trained" in out[0]
-    assert out[1:] == [
+    assert out[1] == f"In {runs / 'compare' / 'sheet-rnn'}: 0 already done, 0 to resume, 6 to train"
+    assert out[2:] == [
         "  sheet-rnn[layers=1]  seeds 0-2  21,514 parameters",
         "  sheet-rnn[layers=2]  seeds 0-2  54,538 parameters",
     ]
@@ -321,6 +322,19 @@ def test_dry_run_shows_the_plan_and_trains_nothing(tmp_path, capsys):
     # a bad grid fails the dry run as it would fail the comparison
     code = cli.main([*argv[:4], "model.layers=1,0", *argv[5:]])
     assert code == 1 and "model.layers must be a positive integer" in capsys.readouterr().err
+
+
+def test_dry_run_knows_what_is_done_and_refuses_what_compare_refuses(data_dir, tmp_path, capsys):
+    from rnnlab import cli
+
+    run_compare(data_dir, tmp_path, source="seed-c", seeds=[0, 1], name="same")
+    base = ["compare", "--preset", "seed-c", "--runs-dir", str(tmp_path), "--name", "same"]
+    base += [f"--set={k}={v}" for k, v in TINY.items()]
+    assert cli.main([*base, "--seeds", "0-2", "--dry-run"]) == 0  # more seeds: allowed
+    assert "2 already done, 0 to resume, 1 to train" in capsys.readouterr().out
+    for changed in (["--seeds", "0"], ["--seeds", "0-1", "--jobs", "2"]):
+        err = one_line_error(capsys, [*base, *changed, "--dry-run"])
+        assert "comparison 'same' exists with other settings" in err
 
 
 def test_plan_comparison_is_what_compare_trains(data_dir, tmp_path):

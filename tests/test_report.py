@@ -69,6 +69,7 @@ def test_comparison_report_plots_the_stores_curves_mean_and_std(runs_dir):
         content = path.read_bytes()
         assert content.startswith(PNG) and len(content) > 5000
     assert result.html.stat().st_mode & 0o777 == 0o644  # readable by others, to be shared
+    assert result.paths["html"] == result.html and result.paths["folder"] == result.folder
     store = ResultsStore(runs_dir)
     group = store.list_runs(group="compare:seed-c")
     assert result.run_ids == sorted(r["id"] for r in group) == [1, 2, 3, 4]

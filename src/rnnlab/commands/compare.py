@@ -28,15 +28,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
         overrides=overrides,
         name=args.name,
         metric=args.metric,
+        jobs=args.jobs,
+        runs_dir=args.runs_dir,
     )
     if args.dry_run:
         return show_plan(plan_comparison(config_source(args), **chosen), as_json=args.json)
     result = compare(
         config_source(args),  # both --preset and --config is an error
         **chosen,
-        jobs=args.jobs,
         data_dir=args.data_dir,
-        runs_dir=args.runs_dir,
         verbose=not args.quiet and not args.json,
     )
     if args.json:
@@ -61,7 +61,9 @@ def show_plan(plan, as_json: bool = False) -> int:
     if as_json:
         print(json.dumps(data, indent=2))
         return 0
+    done, resumable, new = plan.status()
     print(f"{plan.summary()}, compared on {plan.metric}; nothing trained (--dry-run)")
+    print(f"In {plan.folder}: {done} already done, {resumable} to resume, {new} to train")
     width = max(len(c["config"]["name"] or "") for c in data["configurations"])
     for c in data["configurations"]:
         seeds = ranges_text(c["seeds"])

@@ -43,14 +43,16 @@ def parse_idx(data: bytes, origin: str = "IDX data") -> np.ndarray:
     ndim = data[3]
     header = 4 + 4 * ndim
     if ndim == 0 or len(data) < header:
-        raise DataError(f"{origin} has a truncated IDX header; download it again (--download)")
+        raise DataError(
+            f"{origin} has a truncated IDX header; delete it and download it again (--download)"
+        )
     dims = struct.unpack(f">{ndim}I", data[4:header])
     dtype = np.dtype(_DTYPES[data[2]])
     expected = header + int(np.prod(dims)) * dtype.itemsize
     if len(data) != expected:
         raise DataError(
             f"{origin} is truncated or corrupt: {len(data)} bytes where its header "
-            f"{tuple(dims)} needs {expected}; download it again (--download)"
+            f"{tuple(dims)} needs {expected}; delete it and download it again (--download)"
         )
     # A copy: frombuffer over bytes is read-only, and torch wants writable memory.
     return np.frombuffer(data, dtype=dtype, offset=header).reshape(dims).copy()

@@ -532,6 +532,22 @@ class ComparisonPlan:
     runs: list[PlannedRun]
     metric: str
     higher_is_better: bool
+    runs_dir: Path
+    stored: list[dict[str, Any]] = field(default_factory=list)  # the group's saved runs
+
+    @property
+    def folder(self) -> Path:
+        """Where the comparison's tables go: RUNS/compare/NAME/."""
+        from rnnlab.api import _slug
+
+        return self.runs_dir / "compare" / _slug(self.name)
+
+    def status(self) -> tuple[int, int, int]:
+        """How many planned runs are done, resumable and not started, by the store."""
+        found = [_done_or_resumable(self.stored, run.config.to_dict()) for run in self.runs]
+        done = sum(row is not None for row, _ in found)
+        resumable = sum(checkpoint is not None for _, checkpoint in found)
+        return done, resumable, len(self.runs) - done - resumable
 
     @property
     def configurations(self) -> int:
@@ -540,7 +556,7 @@ class ComparisonPlan:
     def summary(self) -> str:
         n_seeds = len(self.seeds) if self.seeds is not None else 1
         return (
-            f"Comparison '{self.name}': {len(self.runs)} runs "
+            f"Comparison '{self.name}': {_plural(len(self.runs), 'run')} "
             f"({_plural(self.configurations, 'configuration')} x {_plural(n_seeds, 'seed')})"
         )
 
@@ -555,12 +571,17 @@ class ComparisonPlan:
             )
             entry["seeds"].append(run.seed)
             entry.setdefault("config", {**run.config.to_dict(), "seed": None})
+        done, resumable, new = self.status()
         return {
             "name": self.name,
             "source": self.source,
             "metric": self.metric,
             "axes": self.axes,
             "runs": len(self.runs),
+            "done": done,
+            "to_resume": resumable,
+            "to_train": new,
+            "folder": str(self.folder),
             "configurations": list(configurations.values()),
         }
 
@@ -574,11 +595,20 @@ def plan_comparison(
     overrides: dict[str, Any] | list[str] | None = None,
     name: str | None = None,
     metric: str | None = None,
+    jobs: int = 1,
+    runs_dir: str | Path | None = None,
 ) -> ComparisonPlan:
     """Resolve and validate a comparison without training or writing anything: every run's
-    config, the metric and the name. Takes `compare`'s arguments of the same names."""
+    config (with the threads `jobs` gives it), the metric, the name, and which runs the
+    store already holds; a saved comparison of this name with other settings is refused
+    here, as `compare` would refuse it. Takes `compare`'s arguments but `data_dir` and
+    `verbose`."""
+    from rnnlab.data.paths import default_runs_dir
+    from rnnlab.results.store import DB_NAME, ResultsStore, check_runs_folder
     from rnnlab.tasks import get_task_class
     from rnnlab.tasks.base import metric_higher_is_better
+
+    jobs = positive_jobs(jobs)
 
     spec = load_study(study) if study else Study(name="")
     axes = dict(spec.grid)
@@ -609,7 +639,10 @@ def plan_comparison(
     metric = metric or task_cls.primary_metric
     for run in planned:  # a typo would otherwise show only after the first run has trained
         get_task_class(run.config.task).check_metric(run.config, metric)
-    return ComparisonPlan(
+    share_threads(planned, jobs)  # before the settings check: the threads are part of a run
+    runs_path = Path(runs_dir) if runs_dir else default_runs_dir()
+    check_runs_folder(runs_path)
+    plan = ComparisonPlan(
         name=name,
         source=source,
         axes=list(axes),
@@ -617,7 +650,12 @@ def plan_comparison(
         runs=planned,
         metric=metric,
         higher_is_better=metric_higher_is_better(metric, task_cls.higher_is_better),
+        runs_dir=runs_path,
     )
+    if (runs_path / DB_NAME).exists():  # read what is there; a plan never makes a store
+        plan.stored = ResultsStore(runs_path).list_runs(group=f"compare:{name}")
+    check_same_settings(plan.folder, name, planned, plan.stored)
+    return plan
 
 
 def compare(
@@ -645,26 +683,18 @@ def compare(
     other settings is refused (see `check_same_settings`). `plan_comparison` checks the same
     arguments without training.
     """
-    from rnnlab.api import _slug
-    from rnnlab.data.paths import default_runs_dir
     from rnnlab.experiments.table import summarise, write_tables
     from rnnlab.results.store import ResultsStore
 
-    jobs = positive_jobs(jobs)
     plan = plan_comparison(
         source, study=study, grid=grid, seeds=seeds, overrides=overrides, name=name,
-        metric=metric,
+        metric=metric, jobs=jobs, runs_dir=runs_dir,
     )  # fmt: skip
+    jobs = positive_jobs(jobs)
     name, source, planned, metric = plan.name, plan.source, plan.runs, plan.metric
-    seed_list = plan.seeds
-
-    runs_path = Path(runs_dir) if runs_dir else default_runs_dir()
-    store = ResultsStore(runs_path)
+    seed_list, runs_path, folder = plan.seeds, plan.runs_dir, plan.folder
     group = f"compare:{name}"
-    stored = store.list_runs(group=group)
-    share_threads(planned, jobs)  # before the settings check: the threads are part of a run
-    folder = runs_path / "compare" / _slug(name)
-    check_same_settings(folder, name, planned, stored)
+    stored = ResultsStore(runs_path).list_runs(group=group)  # made here when new
     parameters = _parameter_counts(planned)
 
     outcomes: dict[int, RunOutcome] = {}

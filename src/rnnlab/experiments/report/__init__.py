@@ -39,6 +39,12 @@ class ReportResult:
     summary: str  # one line: how many runs and configurations, and the best one
     data: dict[str, Any] = field(default_factory=dict)  # what report.json holds
 
+    @property
+    def paths(self) -> dict[str, Path]:
+        """The files by name, as a sweep result's `paths` are."""
+        names = ("html", "json", "curves", "loss", "final", "folder")
+        return {name: getattr(self, name) for name in names}
+
 
 def report(
     comparison: str | None = None,
