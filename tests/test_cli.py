@@ -145,6 +145,21 @@ def test_resume_from_the_command_line(capsys, data_dir, tmp_path):
     assert code == 0 and "Resuming run 1 at iteration 20" in out and "Iteration: 30/30" in out
     code, out, _ = run(capsys, "train", "--resume", str(ckpt), *common)  # nothing left to do
     assert code == 0 and "Nothing left to train: the checkpoint is at iteration 30 of 30" in out
+    assert "Done in" not in out and f"Checkpoint: {ckpt}" in out  # no speed of no training
+    code, out, _ = run(capsys, "train", "--resume", str(ckpt), "--iters", "40", "--lr", "0.01",
+                       *common)  # fmt: skip
+    assert code == 0 and "Changed on resume: train.iters 30 -> 40; train.lr 0.001 -> 0.01" in out
+    from rnnlab import api
+
+    resumes = api.run_details(1, tmp_path)["resumes"]  # the settings before each resume stay
+    assert [(r["iteration"], r["changes"]) for r in resumes] == [
+        (20, ["train.iters 20 -> 30"]),
+        (30, []),
+        (30, ["train.iters 30 -> 40", "train.lr 0.001 -> 0.01"]),
+    ]
+    assert json.loads((ckpt.parent / "result.json").read_text())["resumes"] == resumes
+    code, out, _ = run(capsys, "runs", "1", "--runs-dir", str(tmp_path))
+    assert "resumed at iteration 30 from" in out and "train.lr 0.001 -> 0.01" in out
 
 
 @pytest.mark.parametrize(

@@ -163,6 +163,10 @@ def train(
         if continued is None:
             run_dir = _claim_run_folder(run_dir)
         store.update_run(run_id, run_dir=str(run_dir), config=cfg.to_dict())
+        if state is not None:  # the config is the latest; what it was before is kept here
+            earlier = (store.get_run(run_id) or {}).get("resumes") or [] if continued else []
+            resumed = {"iteration": int(state["iteration"]), "checkpoint": str(resume)}
+            store.update_run(run_id, resumes=[*earlier, {**resumed, "changes": changes}])
         atomic_write_text(run_dir / "config.toml", config_to_toml(cfg))
 
         trainer = Trainer(
@@ -178,6 +182,7 @@ def train(
             verbose=verbose,
             on_evaluate=on_evaluate,
         )
+        nothing_left = state is not None and trainer.iteration >= trainer.total
         if verbose:
             if continued is not None:
                 action = f"Resuming run {run_id} at iteration {trainer.iteration}"
@@ -195,7 +200,7 @@ def train(
                 print(f"Changed on resume: {'; '.join(changes)}", flush=True)
             for line in type(task).config_notes(cfg):
                 print(line, flush=True)
-            if state is not None and trainer.iteration >= trainer.total:
+            if nothing_left:
                 print(
                     f"Nothing left to train: the checkpoint is at iteration {trainer.iteration} "
                     f"of {trainer.total}; give --iters (or --epochs) beyond it to train on",
@@ -211,7 +216,9 @@ def train(
     if save is not None:
         ckpt.save_checkpoint(save, ckpt.load_checkpoint(result.checkpoint))
         result.extra["saved"] = str(save)
-    if verbose:
+    if verbose and nothing_left:
+        print(f"Checkpoint: {save or result.checkpoint}", flush=True)
+    elif verbose:
         print(
             f"Done in {result.wall_time:.1f} s ({task.format_speed(result.samples_per_sec)}). "
             f"Checkpoint: {save or result.checkpoint}",

@@ -94,6 +94,12 @@ def render_details(run: dict[str, Any]) -> str:
         lines.append("  versions: " + ", ".join(shown))
     if run.get("message"):
         lines.append(f"  note: {run['message']}")
+    for entry in run.get("resumes") or []:
+        changed = "; ".join(entry.get("changes") or []) or "no settings changed"
+        lines.append(
+            f"  resumed at iteration {entry.get('iteration')} from {entry.get('checkpoint')}: "
+            f"{changed}"
+        )
     for label, key in (("final", "final_metrics"), ("best", "best_metrics")):
         values = run.get(key) or {}
         if values:

@@ -63,7 +63,7 @@ CREATE TABLE IF NOT EXISTS metrics (
 );
 """
 
-_JSON_COLUMNS = ("config", "versions", "final_metrics", "best_metrics")
+_JSON_COLUMNS = ("config", "versions", "final_metrics", "best_metrics", "resumes")
 
 
 class ResultsStore:
@@ -185,7 +185,8 @@ class ResultsStore:
 
 
 # Columns added after the first release: stores written by an older rnnlab gain them on open.
-_LATER_COLUMNS = {"group_name": "TEXT", "owner": "TEXT"}
+# resumes: one entry per --resume (iteration, checkpoint, settings changed), as JSON.
+_LATER_COLUMNS = {"group_name": "TEXT", "owner": "TEXT", "resumes": "TEXT"}
 # The columns every rnnlab store has had since the first release (the runs' NOT NULL ones): a
 # file without them is another program's SQLite database that happens to be called rnnlab.db.
 _FIRST_COLUMNS = {

@@ -392,6 +392,7 @@ class Trainer:
             "best": result.best,
             "history": result.history,
             "checkpoint": str(result.checkpoint),
+            "resumes": run.get("resumes") or [],
         }
         atomic_write_text(self.run_dir / "result.json", json.dumps(data, indent=2) + "\n")
 
