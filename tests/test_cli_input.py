@@ -181,6 +181,31 @@ def test_a_folder_named_like_a_config_is_called_a_folder(capsys, tmp_path):
     assert "is a folder" in err and "does not exist" not in err
 
 
+@pytest.mark.parametrize(
+    "command", [["train"], ["compare"], ["sweep", "--param", "train.lr=0.1,0.2"]]
+)
+def test_config_is_a_file_by_any_name(capsys, tmp_path, command):
+    """--config names a file, so a folder or a missing file is called that, never looked
+    up as a preset; and a config file without .toml in its name works."""
+    runs = ["--runs-dir", str(tmp_path / "runs"), "--dry-run"]
+    err = one_line_error(capsys, [*command, "--config", str(tmp_path), *runs])
+    assert "is a folder" in err and "unknown preset" not in err
+    err = one_line_error(capsys, [*command, "--config", str(tmp_path / "nothing"), *runs])
+    assert "does not exist" in err and "unknown preset" not in err
+    plain = tmp_path / "myconf"
+    plain.write_text('task = "classify"\n[model]\nhidden = 8\n', encoding="utf-8")
+    assert main([*command, "--config", str(plain), *runs]) == 0
+    assert "myconf" in capsys.readouterr().out
+
+
+def test_inspect_a_folder_and_dry_run_save_targets(capsys, tmp_path):
+    err = one_line_error(capsys, ["inspect", str(tmp_path)])
+    assert f"{tmp_path} is a folder; give a preset name" in err
+    err = one_line_error(capsys, ["train", "--preset", "seed-c", "--save", str(tmp_path),
+                                  "--dry-run"])  # fmt: skip
+    assert f"--save {tmp_path} is a folder" in err
+
+
 @pytest.mark.parametrize("name", ["../studies/ex2-rnn", "../presets/seed-c", "sub/seed-c"])
 def test_preset_names_are_not_paths(capsys, name):
     err = one_line_error(capsys, ["train", "--preset", name])

@@ -62,7 +62,7 @@ def make_config(
         cfg = source.copy()
     elif isinstance(source, dict):
         cfg = from_dict(source)
-    elif names_a_file(source):
+    elif isinstance(source, Path) or names_a_file(source):  # a Path is always a file
         cfg = load_config_file(source)
     else:
         cfg = load_preset(str(source))
@@ -470,6 +470,10 @@ def inspect(
     """Every parameter tensor (name, shape, count) of a preset's or checkpoint's model;
     `overrides` change a preset or config first (what would --hidden 256 cost?)."""
     path = Path(target)
+    if path.is_dir():
+        raise ConfigError(
+            f"{path} is a folder; give a preset name, a config .toml or a checkpoint .pt"
+        )
     if path.suffix == ".pt" or path.is_file() and path.suffix != ".toml":
         if overrides:
             raise ConfigError(

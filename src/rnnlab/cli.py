@@ -9,6 +9,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 from rnnlab.config import check_overrides, coerce_value
@@ -148,7 +149,12 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise ConfigError(
                 "--dry-run shows a new run's config; a checkpoint's is shown by rnnlab inspect CKPT"
             )
-        return show_config(api.make_config(source, collect_overrides(args)), args)
+        cfg = api.make_config(source, collect_overrides(args))
+        if args.save:  # refused by the dry run as by the run itself
+            from rnnlab.training.checkpoint import check_save_target
+
+            check_save_target(args.save)
+        return show_config(cfg, args)
     result = api.train(
         source,
         overrides=collect_overrides(args),
@@ -187,13 +193,15 @@ def show_config(cfg: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-def config_source(args: argparse.Namespace) -> str | None:
-    """--preset or --config; both at once is an error, not one of them silently ignored."""
+def config_source(args: argparse.Namespace) -> str | Path | None:
+    """--preset or --config; both at once is an error, not one of them silently ignored.
+    A --config is a Path: a file, whatever its name (a folder is named as one, not looked up
+    as a preset)."""
     if args.preset and args.config:
         raise ConfigError(
             f"give --preset or --config, not both (--preset {args.preset}, --config {args.config})"
         )
-    return args.config or args.preset
+    return Path(args.config) if args.config else args.preset
 
 
 def _result_json(result) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -21,7 +22,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.preset and args.config:
         raise ConfigError("give --preset NAME or --config FILE.toml, not both")
     plan = sw.plan_sweep(
-        args.config or args.preset,
+        Path(args.config) if args.config else args.preset,  # --config is a file, by any name
         definition=args.sweep,
         space=args.param,
         overrides=collect_overrides(args),

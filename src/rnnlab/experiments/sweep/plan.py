@@ -203,7 +203,7 @@ def plan_sweep(
     elif isinstance(source, RunConfig | dict):
         source_text = "the given config"
         default_study = None
-    elif names_a_file(source):
+    elif isinstance(source, Path) or names_a_file(source):  # a Path is always a file
         source_text = f"config {source}"
         default_study = Path(source).stem
     else:
