@@ -296,3 +296,31 @@ def test_save_to_a_folder_is_refused_before_training(capsys, data_dir, tmp_path)
     code, _, err = run(capsys, *argv, "--runs-dir", str(tmp_path), "--save", str(tmp_path))
     assert code == 1 and "is a folder; give a file name" in err
     assert not (tmp_path / "rnnlab.db").exists()  # nothing trained, nothing recorded
+
+
+def test_every_command_and_option_says_what_it_is_for():
+    import argparse
+
+    from rnnlab.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    silent = []
+    for name, command in sub.choices.items():
+        if not command.description:
+            silent.append(name)
+        silent += [f"{name} {a.dest}" for a in command._actions if not a.help]
+    assert silent == []
+
+
+def test_names_are_shown_whole_and_a_sweep_takes_study_not_name(capsys, tmp_path):
+    from rnnlab.results.store import ResultsStore
+
+    store = ResultsStore(tmp_path)
+    long = "ex2-lstm[layers=3,fc_hidden=128]"
+    store.create_run(name=long, task="classify", config={}, status="completed")
+    store.create_run(name="x" * 80, task="classify", config={}, status="completed")
+    code, out, _ = run(capsys, "runs", "--runs-dir", str(tmp_path))
+    assert code == 0 and long in out and "x" * 47 + "~" in out
+    err = one_line_error(capsys, ["sweep", "--preset", "seed-c", "--param", "train.lr=0.1,0.2",
+                                  "--name", "mine", "--dry-run"])  # fmt: skip
+    assert "give --study mine instead of --name" in err

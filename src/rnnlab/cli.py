@@ -16,6 +16,7 @@ from rnnlab.config import check_overrides, coerce_value
 from rnnlab.errors import ConfigError, RnnlabError, TrainingInterrupted
 
 DEVICE_HELP = "auto | cpu | cuda | cuda:N | mps (default: auto)"
+CHECKPOINT_HELP = "a checkpoint .pt: a run's last.pt or best.pt, or a --save copy"
 
 
 class UsageError(RnnlabError):
@@ -60,7 +61,7 @@ OVERRIDE_FLAGS: dict[str, tuple[str, Any, str]] = {
         "classification: seeded | dataloader (the tutorials' script, seed for seed)",
     ),
     "--seed": ("seed", int, "random seed"),
-    "--device": ("device", str, "auto | cpu | cuda | mps"),
+    "--device": ("device", str, DEVICE_HELP),
     "--threads": ("threads", int, "torch CPU threads (0 = default)"),
     "--name": ("name", str, "run name"),
 }
@@ -86,6 +87,15 @@ def add_common_args(parser: argparse.ArgumentParser, overrides: bool = True) -> 
         metavar="SECTION.FIELD=VALUE",
         help="set any config field, e.g. --set model.embedding_dim=64 (repeatable)",
     )
+
+
+def set_help(parser: argparse.ArgumentParser, flag: str, text: str) -> None:
+    """Give a shared flag the help it has in this command (--name names a comparison)."""
+    for action in parser._actions:
+        if flag in action.option_strings:
+            action.help = text
+            return
+    raise KeyError(flag)
 
 
 def field_parser(dotted: str, kind: Any) -> Callable[[str], Any]:
@@ -349,7 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="accuracy, per-class accuracy, confusion matrix")
-    p.add_argument("checkpoint")
+    p.add_argument("checkpoint", help=CHECKPOINT_HELP)
     p.add_argument("--device", default=None, help=DEVICE_HELP)
     p.add_argument(
         "--json",
@@ -360,7 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("predict", help="class and probabilities for test images or PNG files")
-    p.add_argument("checkpoint")
+    p.add_argument("checkpoint", help=CHECKPOINT_HELP)
     p.add_argument("--index", type=int, nargs="+", help="test-set indices")
     p.add_argument("--image", nargs="+", help="image files (PNG, JPEG)")
     p.add_argument("--top", type=int, default=3, help="how many classes to show")
@@ -387,6 +397,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     for module in COMMAND_MODULES:
         importlib.import_module(module).register(sub)
+    for choice in sub._choices_actions:  # `rnnlab X --help` opens with what X does
+        command = sub.choices[choice.dest]
+        if not command.description and choice.help:
+            command.description = choice.help[0].upper() + choice.help[1:] + "."
     return parser
 
 

@@ -73,7 +73,7 @@ def show_plan(plan, as_json: bool = False) -> int:
 
 
 def register(subparsers) -> None:
-    from rnnlab.cli import add_common_args
+    from rnnlab.cli import add_common_args, set_help
 
     p = subparsers.add_parser(
         "compare",
@@ -106,4 +106,5 @@ def register(subparsers) -> None:
     p.add_argument("--quiet", action="store_true", help="print only the table")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     add_common_args(p)
+    set_help(p, "--name", "name of the comparison (default: the study or preset's name)")
     p.set_defaults(func=cmd_compare)

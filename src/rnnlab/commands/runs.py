@@ -11,6 +11,7 @@ from rnnlab.errors import ConfigError, RnnlabError
 from rnnlab.results.store import STATUSES
 
 FILTERS = ("name", "task", "status", "group", "limit")
+NAME_WIDTH = 48  # the widest name column; a longer name ends in "~"
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
@@ -47,17 +48,21 @@ def cmd_runs(args: argparse.Namespace) -> int:
         else:
             print("no runs recorded yet (train one with: rnnlab train --preset seed-c)")
         return 0
-    head = (
-        f"{'id':>4}  {'name':<22} {'task':<9} {'status':<11} {'iter':>6} {'metric':>16} {'time':>8}"
+    # names as long as they are (grid runs differ at the end: ex2-lstm[layers=3,fc_hidden=0]),
+    # up to a width that keeps a line readable
+    width = min(max(4, *(len(r["name"]) for r in rows)), NAME_WIDTH)
+    print(
+        f"{'id':>4}  {'name':<{width}} {'task':<9} {'status':<11} {'iter':>6} {'metric':>16} "
+        f"{'time':>8}"
     )
-    print(head)
     for r in rows:
         metrics = r.get("final_metrics") or {}
         key = primary_metric(r["task"])
         key = key if key in metrics else None
         shown = f"{key}={metrics[key]:.3f}" if key else "-"
+        name = r["name"] if len(r["name"]) <= width else r["name"][: width - 1] + "~"
         print(
-            f"{r['id']:>4}  {r['name'][:22]:<22} {r['task']:<9} {r['status']:<11} "
+            f"{r['id']:>4}  {name:<{width}} {r['task']:<9} {r['status']:<11} "
             f"{r['iteration'] or 0:>6} {shown:>16} {r['wall_time'] or 0:>7.1f}s"
         )
     return 0

@@ -21,6 +21,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         return 0
     if args.preset and args.config:
         raise ConfigError("give --preset NAME or --config FILE.toml, not both")
+    if args.name is not None:  # the trials are named after the study, so --name would be lost
+        raise ConfigError(
+            f"a sweep names its runs after its study (STUDY-t000, ...); give --study {args.name} "
+            "instead of --name"
+        )
     plan = sw.plan_sweep(
         Path(args.config) if args.config else args.preset,  # --config is a file, by any name
         definition=args.sweep,
@@ -51,7 +56,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def register(subparsers) -> None:
-    from rnnlab.cli import add_common_args
+    from rnnlab.cli import add_common_args, set_help
 
     p = subparsers.add_parser(
         "sweep",
@@ -88,13 +93,19 @@ def register(subparsers) -> None:
         "--prune",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="stop trials worse than the median of finished ones at the same iteration",
+        help=(
+            "stop trials worse than the median of finished ones at the same iteration "
+            "(default: off, or the sweep file's prune)"
+        ),
     )
     p.add_argument(
         "--baseline",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="try the config's own values of the swept fields first",
+        help=(
+            "try the config's own values of the swept fields first "
+            "(default: off, or the sweep file's baseline)"
+        ),
     )
     p.add_argument(
         "--metric",
@@ -112,4 +123,5 @@ def register(subparsers) -> None:
     p.add_argument("--quiet", action="store_true", help="print only the final summary")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     add_common_args(p)
+    set_help(p, "--name", "not for a sweep: its runs are named after the study (--study)")
     p.set_defaults(func=cmd_sweep)

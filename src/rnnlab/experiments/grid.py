@@ -732,6 +732,8 @@ def compare(
         )
     started = time.perf_counter()
 
+    position = {index: job.position for index, job in todo}
+
     def finished(index: int, row: dict[str, Any], count: int) -> None:
         outcome = _outcome(planned[index], row, metric, parameters[index])
         outcomes[index] = outcome
@@ -739,10 +741,13 @@ def compare(
             spent = time.perf_counter() - started
             left = spent / count * (len(todo) - count)
             shown = _shown(outcome, metric)
+            # the run's own number, as its progress lines show it; runs in parallel finish
+            # out of order, so how many are done is said apart
+            done = f"{count} of {len(todo)} done, " if jobs > 1 else ""
             print(
-                f"[{count}/{len(todo)}] {_run_label(planned[index])}: {shown} "
+                f"[{position[index]}/{len(todo)}] {_run_label(planned[index])}: {shown} "
                 f"in {outcome.wall_time:.1f} s (run {outcome.run_id}) | "
-                f"{hms(spent)} elapsed, ~{hms(left)} left",
+                f"{done}{hms(spent)} elapsed, ~{hms(left)} left",
                 flush=True,
             )
 

@@ -64,6 +64,7 @@ class CharLMTask(Task):
         self.dropped_val = len(val_text) - sum(c in self.vocab.index for c in val_text)
         self.train_ids = self.vocab.encode(train_text, skip_unknown=True)
         val_ids = self.vocab.encode(val_text, skip_unknown=True)
+        self.val_size = len(val_ids)  # the whole validation part, before eval_tokens cuts it
         if d.eval_tokens:
             val_ids = val_ids[: d.eval_tokens + _EVAL_WARMUP + 1]
         self.val_ids = val_ids
@@ -196,8 +197,14 @@ class CharLMTask(Task):
     def describe(self) -> str:
         d = self.config.data
         dropped = f" ({self.dropped_val} unseen characters skipped)" if self.dropped_val else ""
+        scored = (
+            f" ({len(self.val_ids):,} scored per evaluation)"
+            if len(self.val_ids) < self.val_size
+            else ""
+        )
         return (
-            f"{d.path}: {len(self.train_ids):,} training / {len(self.val_ids):,} validation "
-            f"characters{dropped}, vocabulary {len(self.vocab)}, {self.layout.streams} streams "
-            f"x {d.seq_len} steps, {self.layout.chunks} batches per pass"
+            f"{d.path}: {len(self.train_ids):,} training / {self.val_size:,} validation "
+            f"characters{scored}{dropped}, vocabulary {len(self.vocab)}, "
+            f"{self.layout.streams} streams x {d.seq_len} steps, "
+            f"{self.layout.chunks} batches per pass"
         )
