@@ -67,12 +67,22 @@ OVERRIDE_FLAGS: dict[str, tuple[str, Any, str]] = {
 }
 
 
-def add_common_args(parser: argparse.ArgumentParser, overrides: bool = True) -> None:
+def add_common_args(
+    parser: argparse.ArgumentParser, overrides: bool = True, data: bool = True, runs: bool = True
+) -> None:
+    """The options commands share. Every command accepts --data-dir and --runs-dir (scripts
+    pass them to all alike); a command that does not use one keeps it out of its help."""
     parser.add_argument(
-        "--data-dir", help="data root (default: $RNNLAB_DATA, else ~/.cache/rnnlab/data)"
+        "--data-dir",
+        help="data root (default: $RNNLAB_DATA, else ~/.cache/rnnlab/data)"
+        if data
+        else argparse.SUPPRESS,
     )
     parser.add_argument(
-        "--runs-dir", help="runs folder and results store (default: $RNNLAB_RUNS, else ./runs)"
+        "--runs-dir",
+        help="runs folder and results store (default: $RNNLAB_RUNS, else ./runs)"
+        if runs
+        else argparse.SUPPRESS,
     )
     if not overrides:
         return
@@ -366,7 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print the metrics, per-class accuracy and confusion matrix as JSON",
     )
-    add_common_args(p, overrides=False)
+    add_common_args(p, overrides=False, runs=False)
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("predict", help="class and probabilities for test images or PNG files")
@@ -376,13 +386,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top", type=int, default=3, help="how many classes to show")
     p.add_argument("--device", default=None, help=DEVICE_HELP)
     p.add_argument("--json", action="store_true", help="print the predictions as JSON")
-    add_common_args(p, overrides=False)
+    add_common_args(p, overrides=False, runs=False)
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("inspect", help="parameter tensors of a preset's or checkpoint's model")
     p.add_argument("target", help="preset name, config TOML or checkpoint .pt")
     p.add_argument("--json", action="store_true", help="print the tensors and config as JSON")
-    add_common_args(p)  # overrides: a preset changed first (--hidden 256)
+    add_common_args(p, runs=False)  # overrides: a preset changed first (--hidden 256)
     p.set_defaults(func=cmd_inspect)
 
     importlib.import_module("rnnlab.commands.runs").register(sub)  # in the core's place
@@ -392,7 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("download", help="fetch and verify MNIST / Fashion-MNIST")
     p.add_argument("datasets", nargs="+", help="mnist, fashion-mnist")
-    add_common_args(p, overrides=False)
+    add_common_args(p, overrides=False, runs=False)
     p.set_defaults(func=cmd_download)
 
     for module in COMMAND_MODULES:

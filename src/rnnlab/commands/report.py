@@ -56,5 +56,5 @@ def register(subparsers) -> None:
     )
     p.add_argument("--out", help="output folder (default: RUNS/reports/<selection>)")
     p.add_argument("--json", action="store_true", help="print the report's data as JSON")
-    add_common_args(p, overrides=False)
+    add_common_args(p, overrides=False, data=False)
     p.set_defaults(func=cmd_report)

@@ -170,7 +170,7 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="print the runs (or the one run, with its metrics over time) as JSON",
     )
-    add_common_args(p, overrides=False)
+    add_common_args(p, overrides=False, data=False)
     p.set_defaults(func=cmd_runs)
 
 

@@ -50,5 +50,5 @@ def register(subparsers) -> None:
     p.add_argument(
         "--threads", type=int, default=1, help="CPU threads (default 1, the fastest for one sample)"
     )
-    add_common_args(p, overrides=False)
+    add_common_args(p, overrides=False, data=False, runs=False)
     p.set_defaults(func=cmd_sample)

@@ -22,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--file", help="a text file with one sentence per line (blank lines skipped)")
     p.add_argument("--device", default=None, help=DEVICE_HELP)
     p.add_argument("--json", action="store_true", help="print [[word, tag], ...] per sentence")
-    add_common_args(p, overrides=False)
+    add_common_args(p, overrides=False, data=False, runs=False)
     p.set_defaults(func=cmd_tag)
 
 

@@ -37,5 +37,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="cpu (default) | cuda | cuda:N | mps | auto",
     )
-    add_common_args(p, overrides=False)
+    add_common_args(p, overrides=False, data=False, runs=False)
     p.set_defaults(func=cmd_translate)
