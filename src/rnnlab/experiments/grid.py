@@ -630,9 +630,10 @@ def plan_comparison(
             f"--preset/--config {source} and --grid preset=... both say what to train; put "
             f"it on the axis instead: --grid preset={source},..."
         )
-    # a Path stays one: it names a config file whatever its name (make_config)
-    source = source if isinstance(source, Path) or source is None else str(source)
-    source = source if source is not None else spec.source
+    if source is None:
+        source = spec.source
+    elif not isinstance(source, Path):  # a Path stays one: a config file by any name
+        source = str(source)
     name = name or spec.name or (Path(source).stem if source else "compare")
     # a study's fixed settings give way to an axis given now; settings given now may not
     study_fixed = [(k, v) for k, v in override_items(spec.overrides) if k not in axes]
