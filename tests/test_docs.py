@@ -112,3 +112,12 @@ def test_every_documented_command_is_accepted(page, line, tmp_path, capsys):
         own = ["--dry-run", "--runs-dir", str(tmp_path), "--data-dir", str(DATA)]
         code = main([*words, *own])
         assert code == 0, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_no_placeholder_is_left_in_the_docs(page):
+    """A figure still to be measured is written as a placeholder while the run goes on; none
+    may reach a reader."""
+    text = page.read_text(encoding="utf-8")
+    left = re.findall(r"\b(?:TODO|FIXME|TBD|XXX|FINAL\d\w*|[A-Z]+_(?:SHORT|TIME|FIGURE))\b", text)
+    assert left == []
