@@ -456,3 +456,13 @@ def test_translate_checkpoint_of_another_task(classify_checkpoint, capsys):
 def test_full_preset_reaches_99(tmp_path, preset):
     result = api.train(preset, runs_dir=tmp_path, verbose=False)
     assert result.metrics["exact"] >= 99.0, result.metrics
+
+
+def test_the_unlike_training_warning_points_at_the_callers_line(add_checkpoint):
+    from rnnlab.inference.translation import UnlikeTraining
+
+    for call in (lambda: translate(add_checkpoint, "123+4"),
+                 lambda: translate_many(add_checkpoint, iter(["123+4"]))):  # fmt: skip
+        with pytest.warns(UnlikeTraining) as caught:
+            call()
+        assert caught[0].filename == __file__  # this test, not rnnlab's own module

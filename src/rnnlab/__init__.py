@@ -43,6 +43,11 @@ _MORE = {
 }
 
 
+def __dir__() -> list[str]:
+    # the lazy names too, for tab completion and help()
+    return sorted(set(globals()) | _API | set(_MORE))
+
+
 def __getattr__(name: str) -> Any:
     # The API pulls in torch; importing it lazily keeps `import rnnlab` cheap.
     if name in _API or name in _MORE:

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from rnnlab.arguments import check_arguments, check_required, check_source
 from rnnlab.config import (
     MAX_INT,
     RunConfig,
@@ -29,6 +30,7 @@ from rnnlab.config import (
     load_preset,
     names_a_file,
     override_items,
+    preset_names,
 )
 from rnnlab.config import to_toml as config_to_toml
 from rnnlab.data.paths import default_runs_dir, resolve_data_dir
@@ -36,7 +38,7 @@ from rnnlab.errors import CheckpointError, ConfigError, RnnlabError
 from rnnlab.results.atomic import atomic_write_text
 from rnnlab.results.owner import owner_gone, this_process
 from rnnlab.results.store import DB_NAME, STATUSES, ResultsStore, check_runs_folder
-from rnnlab.tasks import TASKS, get_task_class
+from rnnlab.tasks import get_task_class
 from rnnlab.tasks.base import Task
 from rnnlab.training import checkpoint as ckpt
 from rnnlab.training.allocator import tune_cpu_allocator
@@ -55,7 +57,12 @@ def make_config(
     source: RunConfig | str | Path | dict | None = None,
     overrides: dict[str, Any] | list[str] | None = None,
 ) -> RunConfig:
-    """A validated RunConfig from a preset name, a TOML path, a dict or a RunConfig."""
+    """A validated RunConfig from a preset name, a TOML path, a dict or a RunConfig, with
+    `overrides` applied; a field given twice, or both train.iters and train.epochs, is
+    refused as `train` refuses it."""
+    check_source(source)
+    check_arguments(overrides=overrides)
+    check_overrides(override_items(overrides))
     if source is None:
         cfg = from_dict({})
     elif isinstance(source, RunConfig):
@@ -64,6 +71,8 @@ def make_config(
         cfg = from_dict(source)
     elif isinstance(source, Path) or names_a_file(source):  # a Path is always a file
         cfg = load_config_file(source)
+    elif source not in preset_names() and Path(source).is_dir():
+        raise ConfigError(f"{source} is a folder; give a preset name or a config .toml file")
     else:
         cfg = load_preset(str(source))
     if overrides:
@@ -88,6 +97,15 @@ def train(
     train for more iterations). `group` files the run under a comparison or sweep in the
     results store; `on_evaluate(iteration, metrics)` is called after every evaluation and
     ends the run early (status "stopped") when it returns true."""
+    check_source(config)
+    check_arguments(
+        overrides=overrides, data_dir=data_dir, runs_dir=runs_dir, resume=resume, save=save,
+        verbose=verbose, group=group,
+    )  # fmt: skip
+    if on_evaluate is not None and not callable(on_evaluate):
+        raise ConfigError(
+            f"on_evaluate must be a function (iteration, metrics) -> bool, got {on_evaluate!r}"
+        )
     if resume is not None and config is not None:  # one of the two would be ignored
         raise ConfigError(
             "resume takes the config from the checkpoint; drop the config (--preset/--config) "
@@ -358,6 +376,10 @@ def load(
 ) -> Loaded:
     """Load a checkpoint with its task. `task_name` asserts the kind of task expected;
     `read_data=False` (classifiers only) skips the data set, for scoring pictures."""
+    check_required(checkpoint=checkpoint, device=device)
+    check_arguments(data_dir=data_dir, task_name=task_name, read_data=read_data)
+    if task_name is not None:
+        get_task_class(task_name)  # an unknown name is said as such, not as a mismatch
     dev = resolve_device(device)  # a --device typo is found before a checkpoint is read
     payload = ckpt.load_checkpoint(checkpoint)
     cfg = from_dict(payload["config"])
@@ -369,6 +391,11 @@ def load(
     task_class = get_task_class(cfg.task)
     if read_data:
         task = task_class(cfg, resolve_data_dir(data_dir), dev, payload.get("task_state"))
+    elif not hasattr(task_class, "for_pictures"):
+        raise ConfigError(
+            f"read_data=False scores pictures with a classifier; {checkpoint} is a "
+            f"'{cfg.task}' checkpoint, whose task needs its data"
+        )
     else:
         task = task_class.for_pictures(cfg, dev, payload.get("task_state"))
     model = task.build_model()
@@ -409,6 +436,8 @@ def predict(
     """Class and probabilities for test images (by index) or for image files (PNG)."""
     from rnnlab.data.picture import load_picture
 
+    check_required(checkpoint=checkpoint, device=device)
+    check_arguments(data_dir=data_dir)
     if isinstance(top, bool) or not isinstance(top, int) or top < 1:
         raise ConfigError(f"--top must be a positive integer (classes to show), got {top!r}")
     indices = _as_list(indices, "indices")
@@ -469,6 +498,15 @@ def inspect(
 ) -> dict[str, Any]:
     """Every parameter tensor (name, shape, count) of a preset's or checkpoint's model;
     `overrides` change a preset or config first (what would --hidden 256 cost?)."""
+    check_arguments(overrides=overrides, data_dir=data_dir)
+    if isinstance(target, RunConfig | dict):  # a config in hand: its model, as a preset's
+        cfg = make_config(target, overrides)
+        model = build_model_without_data(cfg, data_dir)
+        return _tensor_listing("the given config", cfg, {
+            k: tuple(p.shape) for k, p in model.named_parameters()})  # fmt: skip
+    check_source(target, "target")
+    if target is None:
+        raise ConfigError("target must be a preset name, a config file or a checkpoint path")
     path = Path(target)
     if path.is_dir():
         raise ConfigError(
@@ -492,6 +530,12 @@ def inspect(
         source = f"preset {target}" if not path.is_file() else f"config {path}"
         if overrides:
             source += " with " + " ".join(f"{k}={v}" for k, v in override_items(overrides))
+    return _tensor_listing(source, cfg, shapes)
+
+
+def _tensor_listing(
+    source: str, cfg: RunConfig, shapes: dict[str, tuple[int, ...]]
+) -> dict[str, Any]:
     params = [(name, shape, _numel(shape)) for name, shape in shapes.items()]
     return {
         "source": source,
@@ -521,12 +565,13 @@ def runs(
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
     """Recorded runs, newest first, with their configs and final metrics."""
+    check_arguments(runs_dir=runs_dir, name=name, task=task, status=status, group=group)
     if status is not None and status not in STATUSES:
         raise ConfigError(f"unknown status '{status}'; choose one of: {', '.join(STATUSES)}")
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise ConfigError(f"limit must be a whole number of runs, 1 or more (got {limit!r})")
-    if task is not None and task not in TASKS:  # a typo would otherwise just list nothing
-        raise ConfigError(f"unknown task '{task}'; choose one of: {', '.join(sorted(TASKS))}")
+    if task is not None:  # a typo would otherwise just list nothing
+        get_task_class(task)
     path = Path(runs_dir) if runs_dir else default_runs_dir()
     check_runs_folder(path)  # a file given as the folder is not "no runs recorded yet"
     if not (path / DB_NAME).exists():
@@ -541,6 +586,7 @@ def run_details(run_id: int, runs_dir: str | Path | None = None) -> dict[str, An
     metrics, checkpoint) plus "history", its metrics at every evaluation."""
     if isinstance(run_id, bool) or not isinstance(run_id, int) or run_id < 1:
         raise ConfigError(f"a run id is a whole number, 1 or more (got {run_id!r})")
+    check_arguments(runs_dir=runs_dir)
     path = Path(runs_dir) if runs_dir else default_runs_dir()
     check_runs_folder(path)
     store = ResultsStore(path) if (path / DB_NAME).exists() else None

@@ -561,6 +561,11 @@ def override_items(overrides: dict[str, Any] | list[str] | None) -> list[tuple[s
         return []
     if isinstance(overrides, dict):
         return list(overrides.items())
+    if isinstance(overrides, str):  # it would be read one character at a time
+        raise ConfigError(
+            f"overrides must be a dict {{FIELD: VALUE}} or a list of 'FIELD=VALUE' strings, got "
+            f"the string {overrides!r}; wrap it in a list: [{overrides!r}]"
+        )
     items = []
     for text in overrides:
         if "=" not in text:

@@ -12,7 +12,7 @@ def cmd_translate(args: argparse.Namespace) -> int:
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UnlikeTraining)
-        answers = translate_many(args.checkpoint, args.texts, device=args.device or "cpu")
+        answers = translate_many(args.checkpoint, args.texts, device=args.device or "auto")
     for warning in caught:
         if issubclass(warning.category, UnlikeTraining):
             print(f"rnnlab: note: {warning.message}", file=sys.stderr)
@@ -25,17 +25,13 @@ def cmd_translate(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from rnnlab.cli import add_common_args
+    from rnnlab.cli import DEVICE_HELP, add_common_args
 
     p = subparsers.add_parser(
         "translate", help='answer inputs with a seq2seq checkpoint, e.g. "123+45" -> 168'
     )
     p.add_argument("checkpoint", help="a checkpoint of a seq2seq run (last.pt / best.pt)")
     p.add_argument("texts", nargs="+", metavar="TEXT", help="source strings, e.g. 123+45")
-    p.add_argument(
-        "--device",
-        default=None,
-        help="cpu (default) | cuda | cuda:N | mps | auto",
-    )
+    p.add_argument("--device", default=None, help=DEVICE_HELP)
     add_common_args(p, overrides=False, data=False, runs=False)
     p.set_defaults(func=cmd_translate)

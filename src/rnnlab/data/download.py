@@ -86,7 +86,15 @@ def download(
 ) -> list[Path]:
     """Fetch (or check) "mnist" / "fashion-mnist" under the data root (`data_dir`, else
     $RNNLAB_DATA, else the user cache), verifying every file's md5; the raw folder of each."""
-    names = [datasets] if isinstance(datasets, str) else list(datasets)
+    from rnnlab.arguments import check_arguments
+
+    check_arguments(data_dir=data_dir)
+    names = [datasets] if isinstance(datasets, str) else datasets
+    if not isinstance(names, list | tuple) or not all(isinstance(n, str) for n in names):
+        raise DataError(
+            f"datasets must be a name or a list of names (e.g. ['mnist', 'fashion-mnist']), "
+            f"got {datasets!r}"
+        )
     if not names:
         raise DataError("name the data sets to download, e.g. mnist fashion-mnist")
     # every name is checked before the first fetch: a typo in the second must not leave the

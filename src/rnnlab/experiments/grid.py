@@ -17,6 +17,7 @@ import multiprocessing
 import os
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from rnnlab.config import (
     MAX_INT,
     RunConfig,
     _parse_toml,
+    check_overrides,
     flatten,
     from_dict,
     override_items,
@@ -309,16 +311,35 @@ def plan_runs(
         for seed in seeds if seeds is not None else [cfg.seed]:
             run_cfg = cfg.copy()
             run_cfg.seed = seed
-            planned.append(PlannedRun(cell, seed, run_cfg, str(base) if base else None))
+            planned.append(PlannedRun(cell, seed, run_cfg, _describe_source(base)))
     _check_one_task(planned)
     return planned
+
+
+def _default_name(source: Any) -> str:
+    """A comparison's name when none is given: the preset's, the file's or the config's."""
+    if isinstance(source, str | Path):
+        return Path(source).stem
+    if isinstance(source, RunConfig):
+        return source.name or "compare"
+    if isinstance(source, dict):
+        return str(source.get("name") or "compare")
+    return "compare"
+
+
+def _describe_source(source: Any) -> str | None:
+    if source is None or isinstance(source, str | Path):
+        return None if source is None else str(source)
+    return "the given config"
 
 
 def _check_not_a_folder(base: Any, on_axis: bool) -> None:
     """A folder given as a preset would otherwise be reported as an unknown preset name."""
     from rnnlab.config import preset_names
 
-    if base is None or str(base) in preset_names() or not Path(str(base)).is_dir():
+    if not isinstance(base, str | Path) or str(base) in preset_names():
+        return  # a config in hand, or a preset
+    if not Path(base).is_dir():
         return
     given = f"--grid preset={base}" if on_axis else f"{base}"
     raise ConfigError(
@@ -534,6 +555,7 @@ class ComparisonPlan:
     higher_is_better: bool
     runs_dir: Path
     stored: list[dict[str, Any]] = field(default_factory=list)  # the group's saved runs
+    data_dir: str | Path | None = None  # where a text task's vocabulary (its size) is read
 
     @property
     def folder(self) -> Path:
@@ -562,7 +584,7 @@ class ComparisonPlan:
 
     def to_dict(self) -> dict[str, Any]:
         """The plan as plain data: one entry per configuration, with its seeds and config."""
-        parameters = _parameter_counts(self.runs)
+        parameters = _parameter_counts(self.runs, self.data_dir)
         configurations: dict[str, dict[str, Any]] = {}
         for run, count in zip(self.runs, parameters):
             entry = configurations.setdefault(
@@ -596,18 +618,25 @@ def plan_comparison(
     name: str | None = None,
     metric: str | None = None,
     jobs: int = 1,
+    data_dir: str | Path | None = None,
     runs_dir: str | Path | None = None,
 ) -> ComparisonPlan:
     """Resolve and validate a comparison without training or writing anything: every run's
     config (with the threads `jobs` gives it), the metric, the name, and which runs the
     store already holds; a saved comparison of this name with other settings is refused
-    here, as `compare` would refuse it. Takes `compare`'s arguments but `data_dir` and
-    `verbose`."""
+    here, as `compare` would refuse it. Takes `compare`'s arguments but `verbose`; no data
+    is read but a text task's vocabulary, which sizes its model."""
+    from rnnlab.arguments import check_arguments, check_source
     from rnnlab.data.paths import default_runs_dir
     from rnnlab.results.store import DB_NAME, ResultsStore, check_runs_folder
     from rnnlab.tasks import get_task_class
     from rnnlab.tasks.base import metric_higher_is_better
 
+    check_source(source)
+    check_arguments(
+        study=study, overrides=overrides, name=name, metric=metric, data_dir=data_dir,
+        runs_dir=runs_dir,
+    )  # fmt: skip
     jobs = positive_jobs(jobs)
 
     spec = load_study(study) if study else Study(name="")
@@ -615,6 +644,7 @@ def plan_comparison(
     axes.update(normalize_grid(grid))
     seed_list = normalize_seeds(seeds)
     given = override_items(overrides)
+    check_overrides(given)
     one_seed = [v for k, v in given if k == "seed"]
     if seed_list is None and spec.seeds and one_seed:
         # the user gave no seeds: the study did, so "not both" would blame the wrong flag
@@ -630,11 +660,9 @@ def plan_comparison(
             f"--preset/--config {source} and --grid preset=... both say what to train; put "
             f"it on the axis instead: --grid preset={source},..."
         )
-    if source is None:
+    if source is None:  # a Path given stays one: a config file by any name (make_config)
         source = spec.source
-    elif not isinstance(source, Path):  # a Path stays one: a config file by any name
-        source = str(source)
-    name = name or spec.name or (Path(source).stem if source else "compare")
+    name = name or spec.name or _default_name(source)
     # a study's fixed settings give way to an axis given now; settings given now may not
     study_fixed = [(k, v) for k, v in override_items(spec.overrides) if k not in axes]
     planned = plan_runs(name, source, axes, seed_list, study_fixed + given)
@@ -647,13 +675,14 @@ def plan_comparison(
     check_runs_folder(runs_path)
     plan = ComparisonPlan(
         name=name,
-        source=str(source) if source is not None else None,
+        source=_describe_source(source),
         axes=list(axes),
         seeds=seed_list,
         runs=planned,
         metric=metric,
         higher_is_better=metric_higher_is_better(metric, task_cls.higher_is_better),
         runs_dir=runs_path,
+        data_dir=data_dir,
     )
     if (runs_path / DB_NAME).exists():  # read what is there; a plan never makes a store
         plan.stored = ResultsStore(runs_path).list_runs(group=f"compare:{name}")
@@ -691,14 +720,14 @@ def compare(
 
     plan = plan_comparison(
         source, study=study, grid=grid, seeds=seeds, overrides=overrides, name=name,
-        metric=metric, jobs=jobs, runs_dir=runs_dir,
+        metric=metric, jobs=jobs, data_dir=data_dir, runs_dir=runs_dir,
     )  # fmt: skip
     jobs = positive_jobs(jobs)
     name, source, planned, metric = plan.name, plan.source, plan.runs, plan.metric
     seed_list, runs_path, folder = plan.seeds, plan.runs_dir, plan.folder
     group = f"compare:{name}"
     stored = ResultsStore(runs_path).list_runs(group=group)  # made here when new
-    parameters = _parameter_counts(planned)
+    parameters = _parameter_counts(planned, data_dir)
 
     outcomes: dict[int, RunOutcome] = {}
     todo: list[tuple[int, Job]] = []
@@ -804,6 +833,14 @@ def _execute(todo: list[tuple[int, Job]], jobs: int, finished: Any) -> None:
                 index = pending.pop(future)
                 count += 1
                 finished(index, future.result(), count)
+    except BrokenProcessPool:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise RnnlabError(
+            "a worker process of the comparison ended abruptly (killed, out of memory, or, "
+            "from a Python script, compare(jobs>1) called outside `if __name__ == "
+            '"__main__":`, which worker processes need); finished runs are kept: run it again '
+            "to continue, or use jobs=1"
+        ) from None
     except BaseException:
         # Workers got the same Ctrl-C and are saving their runs: let them finish that.
         pool.shutdown(wait=True, cancel_futures=True)
@@ -858,7 +895,7 @@ def _outcome(
     )
 
 
-def _parameter_counts(planned: list[PlannedRun]) -> list[int]:
+def _parameter_counts(planned: list[PlannedRun], data_dir: str | Path | None) -> list[int]:
     from rnnlab.api import build_model_without_data
 
     counts: dict[str, int] = {}
@@ -867,7 +904,7 @@ def _parameter_counts(planned: list[PlannedRun]) -> list[int]:
         key = configuration_key(run.config.to_dict())
         if key not in counts:
             try:
-                model = build_model_without_data(run.config)
+                model = build_model_without_data(run.config, data_dir)
                 counts[key] = sum(p.numel() for p in model.parameters())
             except RnnlabError:  # a task that needs its data to size the model
                 counts[key] = 0

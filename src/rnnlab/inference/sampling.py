@@ -93,12 +93,14 @@ def iter_ids(
 def load_charlm(checkpoint: str | Path, device: str = "auto") -> tuple[Any, nn.Module, Any]:
     """(config, model in eval mode, vocab) from a charlm checkpoint, without reading the
     training text: the vocabulary travels in the checkpoint."""
+    from rnnlab.arguments import check_required
     from rnnlab.config import from_dict
     from rnnlab.data.text import Vocab
     from rnnlab.models.charlm import CharLM
     from rnnlab.training import checkpoint as ckpt
     from rnnlab.training.runtime import resolve_device
 
+    check_required(checkpoint=checkpoint, device=device)
     dev = resolve_device(device)  # a --device typo is found before a checkpoint is read
     payload = ckpt.load_checkpoint(checkpoint)
     task = (payload.get("config") or {}).get("task", payload.get("task"))

@@ -42,6 +42,10 @@ def tag_many(
 
     if isinstance(sentences, str):  # its characters would be taken as sentences
         raise DataError("tag_many takes a list of sentences; for one sentence use rnnlab.tag")
+    try:
+        sentences = list(sentences)
+    except TypeError:
+        raise DataError(f"tag_many takes a list of sentences, got {sentences!r}") from None
     if not sentences:
         raise DataError("no sentences to tag; give at least one")
     tokens = [_as_tokens(s, i + 1) for i, s in enumerate(sentences)]
@@ -54,6 +58,10 @@ def tag(
     checkpoint: str | Path, sentence_or_tokens: str | Sequence[str], *, device: str = "auto"
 ) -> Tagged:
     """(word, tag) pairs of one sentence (a string split on whitespace, or its tokens)."""
+    if not isinstance(sentence_or_tokens, str | list | tuple):
+        raise DataError(
+            f"tag takes one sentence (a string, or a list of its words), got {sentence_or_tokens!r}"
+        )
     return tag_many(checkpoint, [sentence_or_tokens], device=device)[0]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
 
 from rnnlab.errors import ConfigError
@@ -12,13 +13,24 @@ class UnlikeTraining(UserWarning):
     """An input of another shape than the training examples: answered, but unlikely right."""
 
 
-def translate_many(checkpoint: str | Path, texts: list[str], *, device: str = "cpu") -> list[str]:
-    """Greedy answers of a seq2seq checkpoint for several source strings."""
+def translate_many(
+    checkpoint: str | Path, texts: Iterable[str], *, device: str = "auto"
+) -> list[str]:
+    """Greedy answers of a seq2seq checkpoint for several source strings (a list, a tuple
+    or any other iterable of them)."""
+    return _translate(checkpoint, texts, device)
+
+
+def _translate(checkpoint: str | Path, texts: Iterable[str], device: str) -> list[str]:
     from rnnlab.api import load
 
     # the inputs' form first: a wrong argument must not cost loading a checkpoint
     if isinstance(texts, str):  # its characters would be translated one by one
         raise ConfigError("translate_many takes a list of inputs; for one use rnnlab.translate")
+    try:
+        texts = list(texts)
+    except TypeError:
+        raise ConfigError(f"translate_many takes a list of strings, got {texts!r}") from None
     if not texts:
         raise ConfigError('nothing to translate: give at least one input, e.g. "123+45"')
     for number, text in enumerate(texts, 1):
@@ -39,12 +51,13 @@ def translate_many(checkpoint: str | Path, texts: list[str], *, device: str = "c
     for text in texts:
         why = task.unlike_training(text)
         if why:
-            warnings.warn(f"{why}, so expect its answer to be wrong", UnlikeTraining, stacklevel=2)
+            # stacklevel 3: the line that called translate or translate_many
+            warnings.warn(f"{why}, so expect its answer to be wrong", UnlikeTraining, stacklevel=3)
     return task.translate(loaded.model, texts)
 
 
-def translate(checkpoint: str | Path, text: str, *, device: str = "cpu") -> str:
+def translate(checkpoint: str | Path, text: str, *, device: str = "auto") -> str:
     """The greedy answer of a seq2seq checkpoint for one source string."""
     if not isinstance(text, str):
         raise ConfigError("translate takes one string; for a list use rnnlab.translate_many")
-    return translate_many(checkpoint, [text], device=device)[0]
+    return _translate(checkpoint, [text], device)[0]

@@ -41,6 +41,20 @@ EvalHook = Callable[[int, dict[str, Any]], bool | None]
 
 @dataclass
 class RunResult:
+    """What `rnnlab.train` returns: one run as it ended.
+
+    `run_id` and `run_dir` locate it in the results store and on disk; `checkpoint` is its
+    last.pt, `best_checkpoint` its best.pt (None before the first evaluation). `status` is
+    "completed" or "stopped" (ended early by `on_evaluate`, e.g. a sweep's pruner); a run
+    that diverges (NaN or infinite loss) raises TrainingDiverged, one interrupted raises
+    TrainingInterrupted, and the store records either. `iteration` is where it ended;
+    `metrics` its last evaluation, `best` its best one (with the iteration), `history` every
+    evaluation in order.
+    `wall_time` (seconds) and `samples_per_sec` time this process's part of it; `config` is
+    the config it ran with, `precision` the arithmetic used; `extra` holds what the caller
+    asked for beside it ("saved": the --save copy's path).
+    """
+
     run_id: int
     run_dir: Path
     checkpoint: Path

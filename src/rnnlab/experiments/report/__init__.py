@@ -67,8 +67,16 @@ def report(
     is a bound) narrow the selection. `metric` defaults to the comparison's,
     else the task's primary metric (test_acc for classification).
     """
+    from rnnlab.arguments import check_arguments
     from rnnlab.data.paths import default_runs_dir
+    from rnnlab.tasks import get_task_class
 
+    check_arguments(
+        comparison=comparison, group=group, name=name, task=task, metric=metric, out=out,
+        runs_dir=runs_dir,
+    )  # fmt: skip
+    if task is not None:
+        get_task_class(task)  # a typo is an unknown task, not "no runs match"
     runs_path = Path(runs_dir) if runs_dir else default_runs_dir()
     selection = select_runs(runs_path, comparison, group, name, task, runs)
     metric, higher_is_better = choose_metric(metric, selection)

@@ -52,7 +52,8 @@ def run_ids(runs: Any) -> tuple[list[int], set[int]]:
                 named.add(int(part))
         return ids, named
     if isinstance(runs, range):
-        if len(runs) > MAX_VALUES:  # as "--runs 1-99999999": a typo, not a selection
+        # as "--runs 1-99999999": a typo, not a selection (len() itself fails past 2**63)
+        if runs.stop - runs.start > MAX_VALUES * abs(runs.step):
             raise ConfigError(
                 f"runs={runs} names more than {MAX_VALUES:,} ids; give a smaller range"
             )

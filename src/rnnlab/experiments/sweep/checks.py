@@ -1,11 +1,10 @@
 """Checks that need files or data, made before the first trial so that a problem no trial
 could get past is one line up front rather than trial #0's failure after the header (or a
-failure after a trial has run): the API's argument types, the study's files, the base config's
+failure after a trial has run): the study's files and the base config's
 data."""
 
 from __future__ import annotations
 
-import numbers
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,47 +15,7 @@ if TYPE_CHECKING:
     from rnnlab.experiments.sweep.plan import SweepPlan
     from rnnlab.experiments.sweep.space import Param
 
-# What each argument of rnnlab.sweep / plan_sweep must be, and an example naming the fix.
-# argparse types the command line's flags; Python callers get the same one-line errors here
-# instead of a TypeError deep in the sweep.
-_ARGUMENTS: dict[str, tuple[Any, str]] = {
-    "trials": (numbers.Integral, "a whole number (e.g. trials=20)"),
-    "sampler_seed": (numbers.Integral, "a whole number from 0 to 2**32-1 (e.g. sampler_seed=0)"),
-    "timeout": (numbers.Real, "a number of seconds (e.g. timeout=600)"),
-    "sampler": (str, "one of 'tpe', 'random', 'grid'"),
-    "metric": (str, "a metric name (e.g. metric='val_acc')"),
-    "study": (str, "a name (e.g. study='my-sweep')"),
-    "storage": (str, "an Optuna storage URL (e.g. storage='sqlite:///path/optuna.db')"),
-    "prune": (bool, "True or False"),
-    "baseline": (bool, "True or False"),
-    "runs_dir": ((str, Path), "a folder path"),
-    "data_dir": ((str, Path), "a folder path"),
-    "space": (
-        (dict, list, tuple),
-        "a dict such as {'train.lr': 'log:1e-4:1e-1', 'model.hidden': [64, 128]} or a list "
-        "of 'FIELD=SPEC' strings",
-    ),
-    "overrides": (
-        (dict, list, tuple),
-        "a dict such as {'train.iters': 1000} or a list of 'FIELD=VALUE' strings",
-    ),
-}
-
 _SQLITE_HEADER = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database file
-
-
-def check_arguments(**values: Any) -> None:
-    """Each argument given (not None) has the type the sweep needs."""
-    for name, value in values.items():
-        if value is None:
-            continue
-        kind, wanted = _ARGUMENTS[name]
-        # True is an int to Python, but trials=True or timeout=False is a mistake
-        wrong = not isinstance(value, kind) or (kind is not bool and isinstance(value, bool))
-        if name in ("space", "overrides") and isinstance(value, list | tuple):
-            wrong = wrong or not all(isinstance(item, str) for item in value)
-        if wrong:
-            raise ConfigError(f"{name} must be {wanted}, got {value!r}")
 
 
 def sqlite_file(storage: str) -> Path | None:

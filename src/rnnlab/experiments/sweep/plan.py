@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rnnlab.arguments import check_arguments, check_source
 from rnnlab.config import RunConfig, apply_overrides, field_value, names_a_file
 from rnnlab.errors import ConfigError
-from rnnlab.experiments.sweep.checks import check_arguments, check_study_files
+from rnnlab.experiments.sweep.checks import check_study_files
 from rnnlab.experiments.sweep.definitions import load_definition
 from rnnlab.experiments.sweep.space import (
     Param,
@@ -169,6 +170,7 @@ def plan_sweep(
     from rnnlab.data.paths import default_runs_dir
     from rnnlab.tasks import get_task_class
 
+    check_source(source)
     check_arguments(
         space=space,
         overrides=overrides,

@@ -93,6 +93,8 @@ def _spec_text(name: str, value: Any) -> str:
     """A dict value of the space as a SPEC string: a string as it is, a number or a bool as
     one value to try, a list or tuple as the values to try."""
     where = f"space[{name!r}]"
+    if isinstance(value, range):  # as compare's grid takes one
+        value = list(value)
     if isinstance(value, list | tuple):
         if not value:
             raise ConfigError(f"{where} is an empty list; list the values to try, e.g. [64, 128]")
