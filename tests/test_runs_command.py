@@ -86,3 +86,13 @@ def test_no_store_and_api_types(tmp_path):
     for bad in (True, "1", 0, 1.0):
         with pytest.raises(ConfigError, match="a run id is a whole number"):
             api.run_details(bad, tmp_path)
+
+
+def test_speed_is_in_the_tasks_own_unit(tmp_path, capsys):
+    store = ResultsStore(tmp_path)
+    config = api.make_config("charlm-tiny").to_dict()
+    store.create_run(name="lm", task="charlm", config=config, status="completed")
+    store.update_run(1, samples_per_sec=10.0)
+    assert main(["runs", "1", "--runs-dir", str(tmp_path)]) == 0
+    seq_len = config["data"]["seq_len"]
+    assert f"{10 * seq_len:,} chars/s" in capsys.readouterr().out

@@ -83,7 +83,9 @@ def render_details(run: dict[str, Any]) -> str:
 
     when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run["created"]))
     done = f"{run['iteration'] or 0}/{run['total_iterations'] or '?'} iterations"
-    speed = f", {run['samples_per_sec']:,.0f} samples/s" if run.get("samples_per_sec") else ""
+    speed = ""
+    if run.get("samples_per_sec"):
+        speed = ", " + _speed_text(run["task"], run["config"], run["samples_per_sec"])
     lines = [
         f"run {run['id']}: {run['name']} ({run['task']}, {run['status']})",
         f"  started {when}; {done} in {run['wall_time'] or 0:.1f} s{speed}",
@@ -118,6 +120,17 @@ def render_details(run: dict[str, Any]) -> str:
     lines += ["", "config:", *("  " + line if line else "" for line in to_toml(
         from_dict(run["config"])).splitlines())]  # fmt: skip
     return "\n".join(lines)
+
+
+def _speed_text(task: str, config: dict[str, Any], samples_per_sec: float) -> str:
+    """The speed in the task's own unit (characters for a language model), as training said."""
+    from rnnlab.config import from_dict
+    from rnnlab.tasks import get_task_class
+
+    try:
+        return get_task_class(task).speed_text(from_dict(config), samples_per_sec)
+    except RnnlabError:  # a task or config this rnnlab no longer reads
+        return f"{samples_per_sec:,.0f} samples/s"
 
 
 def _history_table(history: list[dict[str, Any]], order: list[str]) -> list[str]:

@@ -160,6 +160,11 @@ class Task:
 
     def format_speed(self, samples_per_sec: float) -> str:
         """Training speed in the unit a user of this task thinks in."""
+        return self.speed_text(self.config, samples_per_sec)
+
+    @classmethod
+    def speed_text(cls, config: RunConfig, samples_per_sec: float) -> str:
+        """format_speed for a run known only by its config (a stored run)."""
         return f"{samples_per_sec:,.0f} samples/s"
 
     def on_eval(self, model: nn.Module, iteration: int) -> str | None:

@@ -171,8 +171,9 @@ class CharLMTask(Task):
             f"({metrics['val_bpc']:.3f} bits/char)"
         )
 
-    def format_speed(self, samples_per_sec: float) -> str:
-        return f"{samples_per_sec * self.config.data.seq_len:,.0f} chars/s"
+    @classmethod
+    def speed_text(cls, config: RunConfig, samples_per_sec: float) -> str:
+        return f"{samples_per_sec * config.data.seq_len:,.0f} chars/s"
 
     def on_eval(self, model: nn.Module, iteration: int) -> str | None:
         """A short sample, so a user watches the model learn. Its own generator leaves the
