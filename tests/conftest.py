@@ -30,6 +30,13 @@ def pytest_configure(config: pytest.Config) -> None:
     torch.set_num_threads(1)
 
 
+@pytest.fixture(autouse=True)
+def _own_runs_folder(tmp_path_factory, monkeypatch) -> None:
+    """A call that names no runs folder uses a fresh one, never the developer's ./runs: a
+    comparison saved there by hand would otherwise change what a test plans."""
+    monkeypatch.setenv("RNNLAB_RUNS", str(tmp_path_factory.mktemp("default-runs")))
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     if not (DATA / "MNIST" / "raw").is_dir():

@@ -148,3 +148,60 @@ def test_a_broken_worker_pool_is_one_line(data_dir, tmp_path, monkeypatch):
 def test_the_package_lists_its_lazy_names():
     assert {"train", "compare", "plan_comparison", "run_details"} <= set(dir(rnnlab))
     assert "status" in rnnlab.RunResult.__doc__
+
+
+def test_a_folder_or_file_named_like_a_preset_does_not_hide_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "seed-c").mkdir()
+    (tmp_path / "gru").write_text("not a config", encoding="utf-8")
+    assert rnnlab.inspect("seed-c")["source"] == "preset seed-c"
+    assert rnnlab.make_config("gru").model.cell == "gru"
+
+
+def test_a_plan_reads_an_old_store_without_changing_it(tmp_path):
+    import sqlite3
+
+    from rnnlab.results.store import ResultsStore
+
+    ResultsStore(tmp_path).create_run(name="x", task="hihell", config={}, status="running",
+                                      owner="nohost:1")  # fmt: skip
+    with sqlite3.connect(tmp_path / "rnnlab.db") as db:
+        db.execute("ALTER TABLE runs DROP COLUMN resumes")
+    before = (tmp_path / "rnnlab.db").read_bytes()
+    rnnlab.plan_comparison("hihell", runs_dir=tmp_path)
+    assert (tmp_path / "rnnlab.db").read_bytes() == before  # no column added, nothing settled
+
+
+def test_compare_dry_run_refuses_what_the_comparison_would(capsys, data_dir, tmp_path):
+    from tests.conftest import one_line_error
+
+    argv = ["compare", "--preset", "charlm-tiny", "--set", "data.seq_len=100000000", "--dry-run"]
+    err = one_line_error(capsys, [*argv, "--runs-dir", str(tmp_path), "--data-dir", str(data_dir)])
+    assert "too short" in err
+
+
+def test_compare_dry_run_reads_the_data_dir_it_is_given(capsys, data_dir, tmp_path, monkeypatch):
+    from rnnlab.cli import main
+
+    monkeypatch.delenv("RNNLAB_DATA", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    argv = ["compare", "--preset", "charlm-tiny", "--data-dir", str(data_dir), "--dry-run"]
+    assert main([*argv, "--runs-dir", str(tmp_path)]) == 0
+    size = rnnlab.inspect("charlm-tiny", data_dir=data_dir)["total"]
+    assert f"{size:,} parameters" in capsys.readouterr().out
+
+
+def test_ranges_and_iterables_where_lists_go(tmp_path):
+    from rnnlab.results.store import ResultsStore
+
+    ResultsStore(tmp_path)
+    with pytest.raises(ConfigError, match="names more than"):
+        rnnlab.report(runs=range(2**70, 0, -1), runs_dir=tmp_path)
+    with pytest.raises(RnnlabError, match="unknown dataset 'nope'"):
+        rnnlab.download(name for name in ["nope"])  # any iterable of names, checked first
+    with pytest.raises(ConfigError, match="a run id is a whole number"):
+        rnnlab.run_details(0, tmp_path)
+    import numpy as np
+
+    with pytest.raises(ConfigError, match="no run 3 in"):
+        rnnlab.run_details(np.int64(3), tmp_path)

@@ -152,11 +152,11 @@ def test_resume_from_the_command_line(capsys, data_dir, tmp_path):
     from rnnlab import api
 
     resumes = api.run_details(1, tmp_path)["resumes"]  # the settings before each resume stay
-    assert [(r["iteration"], r["changes"]) for r in resumes] == [
+    assert [(r["iteration"], r["changes"]) for r in resumes] == [  # not the one with no work
         (20, ["train.iters 20 -> 30"]),
-        (30, []),
         (30, ["train.iters 30 -> 40", "train.lr 0.001 -> 0.01"]),
     ]
+    assert resumes[0]["checkpoint"] == str(ckpt.resolve())
     assert json.loads((ckpt.parent / "result.json").read_text())["resumes"] == resumes
     code, out, _ = run(capsys, "runs", "1", "--runs-dir", str(tmp_path))
     assert "resumed at iteration 30 from" in out and "train.lr 0.001 -> 0.01" in out

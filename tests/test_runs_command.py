@@ -96,3 +96,35 @@ def test_speed_is_in_the_tasks_own_unit(tmp_path, capsys):
     assert main(["runs", "1", "--runs-dir", str(tmp_path)]) == 0
     seq_len = config["data"]["seq_len"]
     assert f"{10 * seq_len:,} chars/s" in capsys.readouterr().out
+
+
+def test_a_stored_config_this_version_cannot_read_is_shown_as_stored(tmp_path, capsys):
+    store = ResultsStore(tmp_path)
+    config = {"task": "classify", "model": {"removed_field": 1}}
+    store.create_run(name="old", task="classify", config=config, status="completed")
+    assert main(["runs", "1", "--runs-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "not a config this rnnlab reads" in out and '"removed_field": 1' in out
+
+
+def test_an_old_store_gains_the_resumes_column_once_even_when_two_open_it(tmp_path):
+    import sqlite3
+
+    from rnnlab.results.store import _add_missing_columns
+
+    ResultsStore(tmp_path)  # the column is there: as if another process had just added it
+    db = sqlite3.connect(tmp_path / "rnnlab.db")
+    db.row_factory = sqlite3.Row
+    seen_before = [{"name": r["name"]} for r in db.execute("PRAGMA table_info(runs)")
+                   if r["name"] != "resumes"]  # fmt: skip
+
+    class LookedEarlier:  # this process read the columns before the other one's ALTER
+        def execute(self, sql, *args):
+            return seen_before if sql.startswith("PRAGMA") else db.execute(sql, *args)
+
+    _add_missing_columns(LookedEarlier())  # no "duplicate column name" error
+    db.close()
+    run_id = ResultsStore(tmp_path).create_run(name="x", task="classify", config={})
+    ResultsStore(tmp_path).add_resume(run_id, {"iteration": 1})
+    ResultsStore(tmp_path).add_resume(run_id, {"iteration": 2})
+    assert ResultsStore(tmp_path).get_run(run_id)["resumes"] == [{"iteration": 1}, {"iteration": 2}]

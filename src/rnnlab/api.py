@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import numbers
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -69,12 +70,16 @@ def make_config(
         cfg = source.copy()
     elif isinstance(source, dict):
         cfg = from_dict(source)
-    elif isinstance(source, Path) or names_a_file(source):  # a Path is always a file
+    elif isinstance(source, Path):  # a Path is always a file, whatever its name
         cfg = load_config_file(source)
-    elif source not in preset_names() and Path(source).is_dir():
+    elif source in preset_names():  # before files: a file or folder "gru" here hides no preset
+        cfg = load_preset(source)
+    elif names_a_file(source):
+        cfg = load_config_file(source)
+    elif Path(source).is_dir():
         raise ConfigError(f"{source} is a folder; give a preset name or a config .toml file")
     else:
-        cfg = load_preset(str(source))
+        cfg = load_preset(source)  # not one: the error lists the presets
     if overrides:
         apply_overrides(cfg, overrides)
     return cfg
@@ -181,10 +186,16 @@ def train(
         if continued is None:
             run_dir = _claim_run_folder(run_dir)
         store.update_run(run_id, run_dir=str(run_dir), config=cfg.to_dict())
-        if state is not None:  # the config is the latest; what it was before is kept here
-            earlier = (store.get_run(run_id) or {}).get("resumes") or [] if continued else []
-            resumed = {"iteration": int(state["iteration"]), "checkpoint": str(resume)}
-            store.update_run(run_id, resumes=[*earlier, {**resumed, "changes": changes}])
+        if state is not None and int(state["iteration"]) < total:
+            # the config is the latest; what it was before, and since when, is kept here
+            store.add_resume(
+                run_id,
+                {
+                    "iteration": int(state["iteration"]),
+                    "checkpoint": str(Path(resume).resolve()),
+                    "changes": changes,
+                },
+            )
         atomic_write_text(run_dir / "config.toml", config_to_toml(cfg))
 
         trainer = Trainer(
@@ -508,11 +519,12 @@ def inspect(
     if target is None:
         raise ConfigError("target must be a preset name, a config file or a checkpoint path")
     path = Path(target)
-    if path.is_dir():
+    is_preset = str(target) in preset_names()  # a folder of that name here does not hide it
+    if path.is_dir() and not is_preset:
         raise ConfigError(
             f"{path} is a folder; give a preset name, a config .toml or a checkpoint .pt"
         )
-    if path.suffix == ".pt" or path.is_file() and path.suffix != ".toml":
+    if not is_preset and _is_checkpoint_file(path):
         if overrides:
             raise ConfigError(
                 f"{path} is a checkpoint, whose model is fixed; give overrides with a preset "
@@ -523,14 +535,28 @@ def inspect(
         shapes = {k: tuple(v.shape) for k, v in payload["model"].items()}
         source = f"checkpoint {path} (iteration {payload.get('iteration')})"
     else:
-        check_overrides(override_items(overrides))
-        cfg = make_config(target, overrides)
+        as_file = not is_preset and path.is_file()
+        cfg = make_config(path if as_file else target, overrides)
         model = build_model_without_data(cfg, data_dir)
         shapes = {k: tuple(p.shape) for k, p in model.named_parameters()}
-        source = f"preset {target}" if not path.is_file() else f"config {path}"
+        source = f"config {path}" if as_file else f"preset {target}"
         if overrides:
             source += " with " + " ".join(f"{k}={v}" for k, v in override_items(overrides))
     return _tensor_listing(source, cfg, shapes)
+
+
+def _is_checkpoint_file(path: Path) -> bool:
+    """A .pt name, or an existing file that is not a .toml and is not text: a config file
+    may have any name, and a checkpoint is a zip archive (torch.save's format)."""
+    if path.suffix == ".pt":
+        return True
+    if path.suffix == ".toml" or not path.is_file():
+        return False
+    try:
+        with path.open("rb") as handle:
+            return handle.read(2) == b"PK"
+    except OSError:
+        return False
 
 
 def _tensor_listing(
@@ -584,8 +610,9 @@ def runs(
 def run_details(run_id: int, runs_dir: str | Path | None = None) -> dict[str, Any]:
     """One recorded run: what `runs` lists (config, seed, versions, timing, final and best
     metrics, checkpoint) plus "history", its metrics at every evaluation."""
-    if isinstance(run_id, bool) or not isinstance(run_id, int) or run_id < 1:
+    if isinstance(run_id, bool) or not isinstance(run_id, numbers.Integral) or run_id < 1:
         raise ConfigError(f"a run id is a whole number, 1 or more (got {run_id!r})")
+    run_id = int(run_id)
     check_arguments(runs_dir=runs_dir)
     path = Path(runs_dir) if runs_dir else default_runs_dir()
     check_runs_folder(path)

@@ -29,6 +29,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         name=args.name,
         metric=args.metric,
         jobs=args.jobs,
+        data_dir=args.data_dir,
         runs_dir=args.runs_dir,
     )
     if args.dry_run:
@@ -36,7 +37,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
     result = compare(
         config_source(args),  # both --preset and --config is an error
         **chosen,
-        data_dir=args.data_dir,
         verbose=not args.quiet and not args.json,
     )
     if args.json:
@@ -61,9 +61,11 @@ def show_plan(plan, as_json: bool = False) -> int:
     if as_json:
         print(json.dumps(data, indent=2))
         return 0
-    done, resumable, new = plan.status()
     print(f"{plan.summary()}, compared on {plan.metric}; nothing trained (--dry-run)")
-    print(f"In {plan.folder}: {done} already done, {resumable} to resume, {new} to train")
+    print(
+        f"In {plan.folder}: {data['done']} already done, {data['to_resume']} to resume, "
+        f"{data['to_train']} to train"
+    )
     width = max(len(c["config"]["name"] or "") for c in data["configurations"])
     for c in data["configurations"]:
         seeds = ranges_text(c["seeds"])

@@ -117,8 +117,13 @@ def render_details(run: dict[str, Any]) -> str:
     if history:
         order = list(run.get("final_metrics") or {})
         lines += ["", "metrics over time:", *_history_table(history, order)]
-    lines += ["", "config:", *("  " + line if line else "" for line in to_toml(
-        from_dict(run["config"])).splitlines())]  # fmt: skip
+    try:
+        text = to_toml(from_dict(run["config"]))
+    except RnnlabError as exc:  # written by another rnnlab version: shown as it is stored
+        text = f"# not a config this rnnlab reads ({exc}); as stored:\n" + json.dumps(
+            run["config"], indent=2
+        )
+    lines += ["", "config:", *("  " + line if line else "" for line in text.splitlines())]
     return "\n".join(lines)
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from rnnlab.data.images import SPLIT_FILES, ImageDataset, find_file, get_dataset, raw_folder
 from rnnlab.data.paths import resolve_data_dir
-from rnnlab.errors import DataError
+from rnnlab.errors import ConfigError, DataError
 
 # Tests and private mirrors can point elsewhere, e.g. RNNLAB_MIRROR=http://127.0.0.1:8000/
 MIRROR_ENV = "RNNLAB_MIRROR"
@@ -89,9 +89,12 @@ def download(
     from rnnlab.arguments import check_arguments
 
     check_arguments(data_dir=data_dir)
-    names = [datasets] if isinstance(datasets, str) else datasets
-    if not isinstance(names, list | tuple) or not all(isinstance(n, str) for n in names):
-        raise DataError(
+    try:
+        names = [datasets] if isinstance(datasets, str) else list(datasets)
+    except TypeError:
+        names = None
+    if names is None or not all(isinstance(n, str) for n in names):
+        raise ConfigError(
             f"datasets must be a name or a list of names (e.g. ['mnist', 'fashion-mnist']), "
             f"got {datasets!r}"
         )

@@ -33,7 +33,13 @@ from rnnlab.config import (
     shipped_names,
     shipped_text,
 )
-from rnnlab.errors import ConfigError, RnnlabError, TrainingDiverged, TrainingInterrupted
+from rnnlab.errors import (
+    ConfigError,
+    DataError,
+    RnnlabError,
+    TrainingDiverged,
+    TrainingInterrupted,
+)
 from rnnlab.experiments.ranges import MAX_VALUES, TooManyValues, few, int_ranges, ranges_text
 from rnnlab.training.progress import hms
 
@@ -609,7 +615,7 @@ class ComparisonPlan:
 
 
 def plan_comparison(
-    source: str | Path | None = None,
+    source: RunConfig | str | Path | dict | None = None,
     *,
     study: str | None = None,
     grid: dict[str, list[Any] | str] | list[str] | str | None = None,
@@ -625,7 +631,7 @@ def plan_comparison(
     config (with the threads `jobs` gives it), the metric, the name, and which runs the
     store already holds; a saved comparison of this name with other settings is refused
     here, as `compare` would refuse it. Takes `compare`'s arguments but `verbose`; no data
-    is read but a text task's vocabulary, which sizes its model."""
+    is read but a text task's vocabulary, which sizes its model, and nothing is written."""
     from rnnlab.arguments import check_arguments, check_source
     from rnnlab.data.paths import default_runs_dir
     from rnnlab.results.store import DB_NAME, ResultsStore, check_runs_folder
@@ -684,14 +690,15 @@ def plan_comparison(
         runs_dir=runs_path,
         data_dir=data_dir,
     )
-    if (runs_path / DB_NAME).exists():  # read what is there; a plan never makes a store
-        plan.stored = ResultsStore(runs_path).list_runs(group=f"compare:{name}")
+    if (runs_path / DB_NAME).exists():  # read what is there; a plan changes no store
+        store = ResultsStore(runs_path, readonly=True)
+        plan.stored = store.list_runs(group=f"compare:{name}")
     check_same_settings(plan.folder, name, planned, plan.stored)
     return plan
 
 
 def compare(
-    source: str | Path | None = None,
+    source: RunConfig | str | Path | dict | None = None,
     *,
     study: str | None = None,
     grid: dict[str, list[Any] | str] | list[str] | str | None = None,
@@ -707,7 +714,8 @@ def compare(
     """Train every configuration of a grid over the given seeds and summarise them in one
     table (mean +- std over seeds, parameters, time), saved under RUNS/compare/NAME/.
 
-    `source` is a preset name or config file; `study` a shipped comparison (`study_names()`)
+    `source` is a preset name, a config file, a dict of settings or a RunConfig; `study` a
+    shipped comparison (`study_names()`)
     whose settings the other arguments extend or override. `grid` maps a config field (or
     "preset") to its values, a list or the CLI's "8,16"; `seeds` is a list, a range, a
     string like "0-9" or one int. `jobs` > 1 trains that many runs at once in worker
@@ -824,9 +832,11 @@ def _execute(todo: list[tuple[int, Job]], jobs: int, finished: Any) -> None:
     # spawn, not fork: forking a process that already runs OpenMP threads can hang the child.
     context = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context)
-    pending: dict[Future, int] = {pool.submit(train_job, job): index for index, job in todo}
+    pending: dict[Future, int] = {}
     count = 0
     try:
+        for index, job in todo:
+            pending[pool.submit(train_job, job)] = index
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
@@ -906,7 +916,7 @@ def _parameter_counts(planned: list[PlannedRun], data_dir: str | Path | None) ->
             try:
                 model = build_model_without_data(run.config, data_dir)
                 counts[key] = sum(p.numel() for p in model.parameters())
-            except RnnlabError:  # a task that needs its data to size the model
+            except DataError:  # the data that sizes the model (a vocabulary) is not here
                 counts[key] = 0
         out.append(counts[key])
     return out

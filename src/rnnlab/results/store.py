@@ -67,10 +67,15 @@ _JSON_COLUMNS = ("config", "versions", "final_metrics", "best_metrics", "resumes
 
 
 class ResultsStore:
-    def __init__(self, runs_dir: str | Path) -> None:
+    def __init__(self, runs_dir: str | Path, readonly: bool = False) -> None:
+        """The store in `runs_dir`, made (or brought up to date) there; `readonly` opens an
+        existing one only to read it, changing nothing (what a plan or a dry run does)."""
         self.runs_dir = Path(runs_dir)
         self.path = self.runs_dir / DB_NAME
+        self.readonly = readonly
         check_runs_folder(self.runs_dir)
+        if readonly:
+            return
         try:
             self.runs_dir.mkdir(parents=True, exist_ok=True)
             with self._connect() as db:
@@ -85,7 +90,10 @@ class ResultsStore:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=60)
+        if self.readonly:
+            db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=60)
+        else:
+            db = sqlite3.connect(self.path, timeout=60)
         db.row_factory = sqlite3.Row
         try:
             with db:  # one transaction: commit on success, roll back on error
@@ -123,6 +131,16 @@ class ResultsStore:
         rows = [(run_id, iteration, k, float(v), wall_time) for k, v in metrics.items()]
         with self._connect() as db:
             db.executemany("INSERT OR REPLACE INTO metrics VALUES (?, ?, ?, ?, ?)", rows)
+
+    def add_resume(self, run_id: int, entry: dict[str, Any]) -> None:
+        """Append one entry to a run's `resumes` in a single statement, so two writers never
+        lose each other's entry."""
+        with self._connect() as db:
+            db.execute(
+                "UPDATE runs SET resumes = json_insert(COALESCE(resumes, '[]'), '$[#]', json(?)) "
+                "WHERE id = ?",
+                (json.dumps(entry), run_id),
+            )
 
     def has_run(self, run_id: int) -> bool:
         with self._connect() as db:
@@ -165,7 +183,8 @@ class ResultsStore:
         if limit and int(limit) < MAX_INT:
             sql += f" LIMIT {int(limit)}"
         with self._connect() as db:
-            _settle_orphans(db)
+            if not self.readonly:
+                _settle_orphans(db)
             return [_decode(r) for r in db.execute(sql, args).fetchall()]
 
     def metrics(self, run_id: int) -> list[dict[str, Any]]:
@@ -248,7 +267,12 @@ def _add_missing_columns(db: sqlite3.Connection) -> None:
     have = {row["name"] for row in db.execute("PRAGMA table_info(runs)")}
     for column, kind in _LATER_COLUMNS.items():
         if column not in have:
-            db.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
+            try:
+                db.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
+            except sqlite3.OperationalError as exc:
+                # another process opening the same old store added it first
+                if "duplicate column" not in str(exc):
+                    raise
 
 
 def _encode(fields: dict[str, Any]) -> tuple[list[str], list[Any]]:

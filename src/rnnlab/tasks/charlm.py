@@ -199,8 +199,8 @@ class CharLMTask(Task):
         d = self.config.data
         dropped = f" ({self.dropped_val} unseen characters skipped)" if self.dropped_val else ""
         scored = (
-            f" ({len(self.val_ids):,} scored per evaluation)"
-            if len(self.val_ids) < self.val_size
+            f" ({d.eval_tokens:,} scored per evaluation)"
+            if d.eval_tokens and d.eval_tokens < self.val_size
             else ""
         )
         return (

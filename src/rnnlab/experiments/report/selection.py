@@ -53,7 +53,11 @@ def run_ids(runs: Any) -> tuple[list[int], set[int]]:
         return ids, named
     if isinstance(runs, range):
         # as "--runs 1-99999999": a typo, not a selection (len() itself fails past 2**63)
-        if runs.stop - runs.start > MAX_VALUES * abs(runs.step):
+        try:
+            too_many = len(runs) > MAX_VALUES
+        except OverflowError:
+            too_many = True
+        if too_many:
             raise ConfigError(
                 f"runs={runs} names more than {MAX_VALUES:,} ids; give a smaller range"
             )
