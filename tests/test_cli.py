@@ -324,3 +324,12 @@ def test_names_are_shown_whole_and_a_sweep_takes_study_not_name(capsys, tmp_path
     err = one_line_error(capsys, ["sweep", "--preset", "seed-c", "--param", "train.lr=0.1,0.2",
                                   "--name", "mine", "--dry-run"])  # fmt: skip
     assert "give --study mine instead of --name" in err
+
+
+def test_the_command_list_keeps_each_command_beside_its_help():
+    from rnnlab.cli import build_parser
+
+    lines = build_parser().format_help().splitlines()
+    for name in ("train", "translate", "sweep"):
+        (line,) = [x for x in lines if x.strip().split(" ")[0] == name]
+        assert len(line.split()) > 1, line  # the help follows on the same line

@@ -33,6 +33,19 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(f"{message}; see {self.prog} --help")
 
 
+class CommandListFormatter(argparse.HelpFormatter):
+    """argparse's layout, with room for the longest command name: argparse measures the
+    command list one indent short, so `translate` went onto a line of its own."""
+
+    def add_argument(self, action: argparse.Action) -> None:
+        super().add_argument(action)
+        if isinstance(action, argparse._SubParsersAction) and action.choices:
+            longest = max(len(name) for name in action.choices)
+            self._action_max_length = max(
+                self._action_max_length, longest + self._current_indent + self._indent_increment
+            )
+
+
 # Short flags for the most used fields: flag -> (dotted field, type). Any other field is set
 # with --set SECTION.FIELD=VALUE.
 OVERRIDE_FLAGS: dict[str, tuple[str, Any, str]] = {
@@ -349,6 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="rnnlab",
         description="Build, train, compare and tune recurrent neural networks.",
         epilog="rnnlab COMMAND --help shows a command's options.",
+        formatter_class=CommandListFormatter,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
