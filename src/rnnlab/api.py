@@ -35,7 +35,7 @@ from rnnlab.config import (
 )
 from rnnlab.config import to_toml as config_to_toml
 from rnnlab.data.paths import default_runs_dir, resolve_data_dir
-from rnnlab.errors import CheckpointError, ConfigError, RnnlabError
+from rnnlab.errors import CheckpointError, ConfigError, DataError, RnnlabError
 from rnnlab.results.atomic import atomic_write_text
 from rnnlab.results.owner import owner_gone, this_process
 from rnnlab.results.store import DB_NAME, STATUSES, ResultsStore, check_runs_folder
@@ -510,39 +510,41 @@ def inspect(
     """Every parameter tensor (name, shape, count) of a preset's or checkpoint's model;
     `overrides` change a preset or config first (what would --hidden 256 cost?)."""
     check_arguments(overrides=overrides, data_dir=data_dir)
-    if isinstance(target, RunConfig | dict):  # a config in hand: its model, as a preset's
-        cfg = make_config(target, overrides)
-        model = build_model_without_data(cfg, data_dir)
-        return _tensor_listing("the given config", cfg, {
-            k: tuple(p.shape) for k, p in model.named_parameters()})  # fmt: skip
     check_source(target, "target")
     if target is None:
         raise ConfigError("target must be a preset name, a config file or a checkpoint path")
-    path = Path(target)
-    is_preset = str(target) in preset_names()  # a folder of that name here does not hide it
-    if path.is_dir() and not is_preset:
-        raise ConfigError(
-            f"{path} is a folder; give a preset name, a config .toml or a checkpoint .pt"
-        )
-    if not is_preset and _is_checkpoint_file(path):
-        if overrides:
-            raise ConfigError(
-                f"{path} is a checkpoint, whose model is fixed; give overrides with a preset "
-                "or config instead (rnnlab inspect PRESET --hidden 256)"
-            )
-        payload = ckpt.load_checkpoint(path)
-        cfg = from_dict(payload["config"])
-        shapes = {k: tuple(v.shape) for k, v in payload["model"].items()}
-        source = f"checkpoint {path} (iteration {payload.get('iteration')})"
+    if isinstance(target, RunConfig | dict):  # a config in hand: its model, as a preset's
+        source, cfg_source = "the given config", target
     else:
+        path = Path(target)
+        is_preset = str(target) in preset_names()  # a folder of that name does not hide it
+        if path.is_dir() and not is_preset:
+            raise ConfigError(
+                f"{path} is a folder; give a preset name, a config .toml or a checkpoint .pt"
+            )
+        if not is_preset and _is_checkpoint_file(path):
+            return _checkpoint_tensors(path, overrides)
         as_file = not is_preset and path.is_file()
-        cfg = make_config(path if as_file else target, overrides)
-        model = build_model_without_data(cfg, data_dir)
-        shapes = {k: tuple(p.shape) for k, p in model.named_parameters()}
         source = f"config {path}" if as_file else f"preset {target}"
-        if overrides:
-            source += " with " + " ".join(f"{k}={v}" for k, v in override_items(overrides))
-    return _tensor_listing(source, cfg, shapes)
+        cfg_source = path if as_file else target
+    cfg = make_config(cfg_source, overrides)
+    if overrides:
+        source += " with " + " ".join(f"{k}={v}" for k, v in override_items(overrides))
+    model = build_model_without_data(cfg, data_dir)
+    return _tensor_listing(source, cfg, {k: tuple(p.shape) for k, p in model.named_parameters()})
+
+
+def _checkpoint_tensors(path: Path, overrides: Any) -> dict[str, Any]:
+    """inspect of a checkpoint: the tensors it holds, read without building the model."""
+    if overrides:
+        raise ConfigError(
+            f"{path} is a checkpoint, whose model is fixed; give overrides with a preset "
+            "or config instead (rnnlab inspect PRESET --hidden 256)"
+        )
+    payload = ckpt.load_checkpoint(path)
+    source = f"checkpoint {path} (iteration {payload.get('iteration')})"
+    shapes = {k: tuple(v.shape) for k, v in payload["model"].items()}
+    return _tensor_listing(source, from_dict(payload["config"]), shapes)
 
 
 def _is_checkpoint_file(path: Path) -> bool:
@@ -569,6 +571,15 @@ def _tensor_listing(
         "parameters": params,
         "total": sum(p[2] for p in params),
     }
+
+
+def parameter_count(cfg: RunConfig, data_dir: str | Path | None = None) -> int | None:
+    """The size of the model a config describes, or None when the data that sizes it (a
+    vocabulary) is not at hand: what a dry run or a plan says instead of failing."""
+    try:
+        return _count_parameters(build_model_without_data(cfg, data_dir))
+    except DataError:
+        return None
 
 
 def build_model_without_data(cfg: RunConfig, data_dir: str | Path | None = None) -> nn.Module:

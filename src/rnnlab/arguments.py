@@ -13,9 +13,6 @@ from typing import Any
 
 from rnnlab.errors import ConfigError
 
-_PATH = ((str, Path), "a path (str or pathlib.Path)")
-_TEXT = (str, "a string")
-
 # argument name -> (accepted types, what to say it must be)
 ARGUMENTS: dict[str, tuple[Any, str]] = {
     "runs_dir": ((str, Path), "a folder path (str or pathlib.Path)"),
@@ -23,7 +20,7 @@ ARGUMENTS: dict[str, tuple[Any, str]] = {
     "checkpoint": ((str, Path), "a checkpoint path, e.g. 'runs/seed-c-0001/last.pt'"),
     "resume": ((str, Path), "a checkpoint path, e.g. 'runs/seed-c-0001/last.pt'"),
     "save": ((str, Path), "a file path, e.g. 'rnn.pt'"),
-    "out": _PATH,
+    "out": ((str, Path), "a path (str or pathlib.Path)"),
     "device": (str, "a device name: 'auto', 'cpu', 'cuda', 'cuda:0' or 'mps'"),
     "name": (str, "a name (e.g. name='my-run')"),
     "group": (str, "a group name (e.g. group='compare:ex2-rnn')"),
@@ -33,7 +30,6 @@ ARGUMENTS: dict[str, tuple[Any, str]] = {
     "metric": (str, "a metric name (e.g. metric='val_acc')"),
     "study": (str, "a name (e.g. study='ex2-rnn')"),
     "comparison": (str, "a comparison name (e.g. 'ex2-rnn')"),
-    "prime": _TEXT,
     "trials": (numbers.Integral, "a whole number (e.g. trials=20)"),
     "sampler_seed": (numbers.Integral, "a whole number from 0 to 2**32-1 (e.g. sampler_seed=0)"),
     "timeout": (numbers.Real, "a number of seconds (e.g. timeout=600)"),

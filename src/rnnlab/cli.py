@@ -208,22 +208,22 @@ def show_config(cfg: Any, args: argparse.Namespace) -> int:
     (or JSON), with its size; nothing is trained or written."""
     from rnnlab import api
     from rnnlab.config import to_toml
-    from rnnlab.errors import DataError
 
-    try:
-        model = api.build_model_without_data(cfg, args.data_dir)
-        parameters: int | None = sum(p.numel() for p in model.parameters())
-    except DataError:  # the size follows the data (a vocabulary) and the data is not here
-        parameters = None
+    parameters = api.parameter_count(cfg, args.data_dir)
     if args.json:
         print(json.dumps({"config": cfg.to_dict(), "parameters": parameters}, indent=2))
         return 0
-    size = f"{parameters:,} parameters" if parameters is not None else "size set by the data"
+    size = size_text(parameters)
     length = f"{cfg.train.epochs:g} epochs" if cfg.train.epochs else f"{cfg.train.iters} iterations"
     print(f"# {cfg.name}: {size}, {length} of batch {cfg.train.batch_size}; nothing trained")
     print("# (--dry-run). Saved as a file, this trains with: rnnlab train --config FILE.toml")
     print(to_toml(cfg), end="")
     return 0
+
+
+def size_text(parameters: int | None) -> str:
+    """A model's size as a dry run shows it; None (or 0) when its data is not at hand."""
+    return f"{parameters:,} parameters" if parameters else "size set by the data"
 
 
 def config_source(args: argparse.Namespace) -> str | Path | None:

@@ -55,6 +55,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def show_plan(plan, as_json: bool = False) -> int:
     """Print what a comparison would train: one line per configuration."""
+    from rnnlab.cli import size_text
     from rnnlab.experiments.ranges import ranges_text
 
     data = plan.to_dict()
@@ -69,8 +70,7 @@ def show_plan(plan, as_json: bool = False) -> int:
     width = max(len(c["config"]["name"] or "") for c in data["configurations"])
     for c in data["configurations"]:
         seeds = ranges_text(c["seeds"])
-        size = f"{c['parameters']:,} parameters" if c["parameters"] else "size set by the data"
-        print(f"  {c['config']['name']:<{width}}  seeds {seeds}  {size}")
+        print(f"  {c['config']['name']:<{width}}  seeds {seeds}  {size_text(c['parameters'])}")
     return 0
 
 

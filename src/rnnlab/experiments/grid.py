@@ -35,7 +35,6 @@ from rnnlab.config import (
 )
 from rnnlab.errors import (
     ConfigError,
-    DataError,
     RnnlabError,
     TrainingDiverged,
     TrainingInterrupted,
@@ -560,6 +559,7 @@ class ComparisonPlan:
     metric: str
     higher_is_better: bool
     runs_dir: Path
+    jobs: int = 1  # runs trained at once (it set each run's threads)
     stored: list[dict[str, Any]] = field(default_factory=list)  # the group's saved runs
     data_dir: str | Path | None = None  # where a text task's vocabulary (its size) is read
 
@@ -688,6 +688,7 @@ def plan_comparison(
         metric=metric,
         higher_is_better=metric_higher_is_better(metric, task_cls.higher_is_better),
         runs_dir=runs_path,
+        jobs=jobs,
         data_dir=data_dir,
     )
     if (runs_path / DB_NAME).exists():  # read what is there; a plan changes no store
@@ -730,11 +731,11 @@ def compare(
         source, study=study, grid=grid, seeds=seeds, overrides=overrides, name=name,
         metric=metric, jobs=jobs, data_dir=data_dir, runs_dir=runs_dir,
     )  # fmt: skip
-    jobs = positive_jobs(jobs)
     name, source, planned, metric = plan.name, plan.source, plan.runs, plan.metric
-    seed_list, runs_path, folder = plan.seeds, plan.runs_dir, plan.folder
+    seed_list, runs_path, folder, jobs = plan.seeds, plan.runs_dir, plan.folder, plan.jobs
     group = f"compare:{name}"
-    stored = ResultsStore(runs_path).list_runs(group=group)  # made here when new
+    ResultsStore(runs_path)  # made here when new; the plan has read the runs already in it
+    stored = plan.stored
     parameters = _parameter_counts(planned, data_dir)
 
     outcomes: dict[int, RunOutcome] = {}
@@ -906,18 +907,16 @@ def _outcome(
 
 
 def _parameter_counts(planned: list[PlannedRun], data_dir: str | Path | None) -> list[int]:
-    from rnnlab.api import build_model_without_data
+    """Each run's model size (0 where the data that sizes it is not at hand), built once per
+    configuration."""
+    from rnnlab.api import parameter_count
 
     counts: dict[str, int] = {}
     out = []
     for run in planned:
         key = configuration_key(run.config.to_dict())
         if key not in counts:
-            try:
-                model = build_model_without_data(run.config, data_dir)
-                counts[key] = sum(p.numel() for p in model.parameters())
-            except DataError:  # the data that sizes the model (a vocabulary) is not here
-                counts[key] = 0
+            counts[key] = parameter_count(run.config, data_dir) or 0
         out.append(counts[key])
     return out
 
