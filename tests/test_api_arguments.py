@@ -12,7 +12,7 @@ import pytest
 import rnnlab
 from rnnlab import api
 from rnnlab.errors import ConfigError, RnnlabError
-from rnnlab.experiments import grid as grid_mod
+from rnnlab.experiments.compare import workers
 from tests.conftest import QUICK
 
 TINY = {**QUICK, "model.hidden": 8}
@@ -138,7 +138,7 @@ def test_a_broken_worker_pool_is_one_line(data_dir, tmp_path, monkeypatch):
         def shutdown(self, *args, **kwargs):
             pass
 
-    monkeypatch.setattr(grid_mod, "ProcessPoolExecutor", Broken)
+    monkeypatch.setattr(workers, "ProcessPoolExecutor", Broken)
     with pytest.raises(RnnlabError, match='outside `if __name__ == "__main__":`') as caught:
         rnnlab.compare("seed-c", seeds="0-1", jobs=2, overrides=TINY, data_dir=data_dir,
                        runs_dir=tmp_path, verbose=False)  # fmt: skip

@@ -11,16 +11,16 @@ import torch
 
 from rnnlab import api
 from rnnlab.errors import ConfigError
-from rnnlab.experiments import grid as grid_mod
-from rnnlab.experiments.grid import (
+from rnnlab.experiments.compare import (
     ComparisonInterrupted,
     compare,
     load_study,
-    parse_axis,
-    parse_seeds,
-    plan_runs,
     study_names,
+    workers,
 )
+from rnnlab.experiments.compare import plan as plan_mod
+from rnnlab.experiments.compare.axes import parse_axis, parse_seeds
+from rnnlab.experiments.compare.plan import plan_runs
 from rnnlab.experiments.table import _published
 from rnnlab.tasks.classify import ClassifyTask
 from tests.conftest import QUICK, one_line_error
@@ -59,8 +59,8 @@ def test_a_finished_comparison_is_not_trained_again_and_a_changed_one_is(
 ):
     first = run_compare(data_dir, tmp_path, source="seed-c", seeds=[0, 1])
     calls = []
-    real = grid_mod.train_job
-    monkeypatch.setattr(grid_mod, "train_job", lambda job: calls.append(job) or real(job))
+    real = workers.train_job
+    monkeypatch.setattr(workers, "train_job", lambda job: calls.append(job) or real(job))
     again = run_compare(data_dir, tmp_path, source="seed-c", seeds=[0, 1])
     assert calls == [] and all(r.reused for r in again.runs)
     assert again.rows[0].mean == first.rows[0].mean
@@ -162,11 +162,11 @@ def test_parallel_jobs_give_the_same_results_as_one_at_a_time(data_dir, tmp_path
 
 
 def test_parallel_runs_record_their_share_of_the_threads(monkeypatch):
-    monkeypatch.setattr(grid_mod.os, "cpu_count", lambda: 6)
+    monkeypatch.setattr(plan_mod.os, "cpu_count", lambda: 6)
     planned = plan_runs("x", "seed-c", {"threads": [0, 1]}, [0, 1], [])
-    grid_mod.share_threads(planned, jobs=1)
+    plan_mod.share_threads(planned, jobs=1)
     assert [r.config.threads for r in planned] == [0, 0, 1, 1]
-    grid_mod.share_threads(planned, jobs=3)
+    plan_mod.share_threads(planned, jobs=3)
     assert [r.config.threads for r in planned] == [2, 2, 1, 1]  # a set count is kept
 
 

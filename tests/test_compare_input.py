@@ -13,8 +13,9 @@ import pytest
 import rnnlab
 from rnnlab import api
 from rnnlab.errors import ConfigError
-from rnnlab.experiments import grid as grid_mod
-from rnnlab.experiments.grid import compare, normalize_grid, normalize_seeds, parse_axis
+from rnnlab.experiments.compare import compare, workers
+from rnnlab.experiments.compare import plan as plan_mod
+from rnnlab.experiments.compare.axes import normalize_grid, normalize_seeds, parse_axis
 from rnnlab.experiments.ranges import few, ranges_text
 from rnnlab.experiments.report import plots, report
 from tests.conftest import one_line_error
@@ -116,14 +117,14 @@ def test_a_name_with_other_settings_is_refused_and_its_table_kept(capsys, tmp_pa
 def test_the_same_settings_still_resume_and_rebuild(tmp_path, monkeypatch):
     first = quick_compare(tmp_path, seeds=[0, 1], name="again")
     calls = []
-    monkeypatch.setattr(grid_mod, "train_job", lambda job: calls.append(job))
+    monkeypatch.setattr(workers, "train_job", lambda job: calls.append(job))
     again = quick_compare(tmp_path, seeds="0-1", name="again")
     assert calls == [] and all(r.reused for r in again.runs)
     assert again.rows[0].run_ids == first.rows[0].run_ids
 
 
 def test_threads_set_by_jobs_are_named_in_the_refusal(tmp_path, monkeypatch):
-    monkeypatch.setattr(grid_mod.os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(plan_mod.os, "cpu_count", lambda: 4)
     over = {**QUICK, "threads": 0}  # hihell pins one thread; 0 lets --jobs choose
     quick_compare(tmp_path, overrides=over, seeds=[0, 1], jobs=1)
     with pytest.raises(ConfigError, match="threads 0, now 2.*give the --jobs used before"):

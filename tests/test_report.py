@@ -15,7 +15,7 @@ import pytest
 import rnnlab
 from rnnlab import api
 from rnnlab.errors import TrainingDiverged, TrainingInterrupted
-from rnnlab.experiments.grid import compare
+from rnnlab.experiments.compare import compare
 from rnnlab.experiments.report import parse_run_ids, report, varying_fields
 from rnnlab.results.store import ResultsStore
 from rnnlab.tasks.classify import ClassifyTask

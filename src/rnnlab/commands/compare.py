@@ -8,7 +8,7 @@ import json
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from rnnlab.cli import collect_overrides, config_source
-    from rnnlab.experiments.grid import compare, load_study, plan_comparison, study_names
+    from rnnlab.experiments.compare import compare, load_study, plan_comparison, study_names
     from rnnlab.experiments.table import render_text, to_json
 
     if args.list:
@@ -46,7 +46,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     print(render_text(result))
     best = result.best
     if best is not None and len(result.rows) > 1:
-        from rnnlab.experiments.grid import cell_label
+        from rnnlab.experiments.compare import cell_label
 
         print(f"\nBest: {cell_label(best.cell)} ({result.metric} {best.mean:.2f})")
     print(f"Saved: {result.files['markdown']}, {result.files['csv']}, {result.files['json']}")

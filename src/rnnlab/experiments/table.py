@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rnnlab.config import RunConfig, load_preset, preset_names, preset_published
-from rnnlab.experiments.grid import short_field
+from rnnlab.experiments.compare import short_field
 from rnnlab.results.atomic import atomic_write_text
 
 if TYPE_CHECKING:
-    from rnnlab.experiments.grid import ComparisonResult, PlannedRun, RunOutcome
+    from rnnlab.experiments.compare import ComparisonResult, PlannedRun, RunOutcome
 
 
 @dataclass

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rnnlab.config import flatten
-from rnnlab.experiments.grid import cell_label, configuration_key
+from rnnlab.experiments.compare import cell_label, configuration_key
 
 if TYPE_CHECKING:
     from rnnlab.experiments.report.selection import Selection

@@ -86,7 +86,7 @@ def _comparison_table(comparison: dict[str, Any]) -> str | None:
     code that printed it."""
     from dataclasses import fields
 
-    from rnnlab.experiments.grid import ComparisonResult
+    from rnnlab.experiments.compare import ComparisonResult
     from rnnlab.experiments.table import Row, table_rows
 
     names = {f.name for f in fields(Row)}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from rnnlab.experiments.grid import short_field
+from rnnlab.experiments.compare import short_field
 
 
 def params_text(params: dict[str, Any], short: bool = False) -> str:
