@@ -74,7 +74,7 @@ def test_pixel_view_model_reads_one_feature_per_step():
     cfg = make_config("seed-c", {"data.view": "pixels"})
     info = inspect("seed-c")
     assert ("rnn.weight_ih_l0", (100, 28), 2800) in info["parameters"]
-    from rnnlab.api import build_model_without_data
+    from rnnlab.tasks.sizing import build_model_without_data
 
     model = build_model_without_data(cfg)
     assert model.rnn.weight_ih_l0.shape == (100, 1)

@@ -7,10 +7,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import itertools
 import numbers
-import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +22,6 @@ from rnnlab.config import (
     RunConfig,
     apply_overrides,
     check_overrides,
-    flatten,
     from_dict,
     load_config_file,
     load_preset,
@@ -33,14 +29,18 @@ from rnnlab.config import (
     override_items,
     preset_names,
 )
-from rnnlab.config import to_toml as config_to_toml
 from rnnlab.data.paths import default_runs_dir, resolve_data_dir
-from rnnlab.errors import CheckpointError, ConfigError, DataError, RnnlabError
-from rnnlab.results.atomic import atomic_write_text
-from rnnlab.results.owner import owner_gone, this_process
+from rnnlab.errors import CheckpointError, ConfigError, RnnlabError
+from rnnlab.results import records
 from rnnlab.results.store import DB_NAME, STATUSES, ResultsStore, check_runs_folder
 from rnnlab.tasks import get_task_class
 from rnnlab.tasks.base import Task
+from rnnlab.tasks.sizing import (
+    build_model_without_data,
+    count_parameters,
+    is_checkpoint_file,
+    tensor_listing,
+)
 from rnnlab.training import checkpoint as ckpt
 from rnnlab.training.allocator import tune_cpu_allocator
 from rnnlab.training.crowding import CpuWatch, crowding_note
@@ -49,7 +49,6 @@ from rnnlab.training.runtime import (
     resolve_precision,
     seed_everything,
     set_threads,
-    versions,
 )
 from rnnlab.training.trainer import EvalHook, RunResult, Trainer, total_iterations
 
@@ -119,24 +118,15 @@ def train(
     check_overrides(override_items(overrides))
     if save is not None:  # found out now, not after the training
         ckpt.check_save_target(save)
-    state = None
-    changes: list[str] = []
-    if resume is not None:
-        state = ckpt.load_checkpoint(resume)
-        cfg = from_dict(state["config"])
-        if overrides:
-            apply_overrides(cfg, overrides)
-            changes = _changed_fields(from_dict(state["config"]), cfg)
-    else:
-        cfg = make_config(config, overrides)
+    cfg, state, changes = _config_and_state(config, overrides, resume)
 
     data_path = resolve_data_dir(data_dir)
-    runs_path = _runs_path(runs_dir, resume)
+    runs_path = records.runs_folder_for(runs_dir, resume)
     check_runs_folder(runs_path)
     store = None  # a new run's store is made once the data and model are known good
     if state is not None:  # before anything is written, and before the data is read
         store = ResultsStore(runs_path)
-        _refuse_live_run(store, state, Path(resume))
+        records.refuse_live_run(store, state, Path(resume))
     device = resolve_device(cfg.device)
     if device.type == "cpu":
         tune_cpu_allocator()
@@ -164,40 +154,15 @@ def train(
             )
 
     store = store or ResultsStore(runs_path)
-    continued = _run_continued(store, state, Path(resume)) if state is not None else None
-    if continued is not None:
-        run_id, run_dir = continued
-        store.update_run(run_id, seed=cfg.seed)
-    else:
-        run_id = store.create_run(
-            name=cfg.name or cfg.task,
-            task=cfg.task,
-            seed=cfg.seed,
-            device=str(device),
-            precision=precision,
-            config=cfg.to_dict(),
-            versions=versions(),
-            data_dir=str(data_path),
-            group_name=group,
-            owner=this_process(),
-        )
-        run_dir = runs_path / f"{_slug(cfg.name or cfg.task)}-{run_id:04d}"
+    checkpoint = Path(resume) if resume is not None else None
+    record = records.open_record(
+        store, cfg, state=state, checkpoint=checkpoint, device=str(device),
+        precision=precision, data_dir=data_path, group=group,
+    )  # fmt: skip
     try:  # from here on the run is in the store: record how it ended, whatever ends it
-        if continued is None:
-            run_dir = _claim_run_folder(run_dir)
-        store.update_run(run_id, run_dir=str(run_dir), config=cfg.to_dict())
-        if state is not None and int(state["iteration"]) < total:
-            # the config is the latest; what it was before, and since when, is kept here
-            store.add_resume(
-                run_id,
-                {
-                    "iteration": int(state["iteration"]),
-                    "checkpoint": str(Path(resume).resolve()),
-                    "changes": changes,
-                },
-            )
-        atomic_write_text(run_dir / "config.toml", config_to_toml(cfg))
-
+        records.prepare_folder(
+            record, cfg, state=state, checkpoint=checkpoint, changes=changes, total=total
+        )
         trainer = Trainer(
             task,
             model,
@@ -205,42 +170,18 @@ def train(
             device=device,
             precision=precision,
             store=store,
-            run_id=run_id,
-            run_dir=run_dir,
+            run_id=record.run_id,
+            run_dir=record.run_dir,
             resume_state=state,
             verbose=verbose,
             on_evaluate=on_evaluate,
         )
         nothing_left = state is not None and trainer.iteration >= trainer.total
         if verbose:
-            if continued is not None:
-                action = f"Resuming run {run_id} at iteration {trainer.iteration}"
-            elif state is not None:
-                action = f"Run {run_id}, from {resume} at iteration {trainer.iteration}"
-            else:
-                action = f"Run {run_id}"
-            print(
-                f"{action}: {cfg.name or cfg.task} | {task.describe()} | "
-                f"{_count_parameters(model):,} parameters | {device}, {precision} | "
-                f"seed {cfg.seed}",
-                flush=True,
-            )
-            if changes:
-                print(f"Changed on resume: {'; '.join(changes)}", flush=True)
-            for line in type(task).config_notes(cfg):
-                print(line, flush=True)
-            if nothing_left:
-                print(
-                    f"Nothing left to train: the checkpoint is at iteration {trainer.iteration} "
-                    f"of {trainer.total}; give --iters (or --epochs) beyond it to train on",
-                    flush=True,
-                )
-            note = crowding_note(watch.others(), torch.get_num_threads())
-            if note and device.type == "cpu":
-                print(note, flush=True)
+            _announce(record, trainer, resume=resume, changes=changes, watch=watch)
         result = trainer.fit()
     except BaseException as exc:
-        _mark_unfinished(store, run_id, exc)
+        records.mark_unfinished(store, record.run_id, exc)
         raise
     if save is not None:
         ckpt.save_checkpoint(save, ckpt.load_checkpoint(result.checkpoint))
@@ -256,112 +197,56 @@ def train(
     return result
 
 
-def _mark_unfinished(store: ResultsStore, run_id: int, exc: BaseException) -> None:
-    """The training loop records its own endings (interrupted, diverged); an error or Ctrl-C
-    anywhere else would leave the run 'running' in the store for ever. A store that fails
-    now (the disk that just filled up) must not hide the error that ended the run."""
-    with contextlib.suppress(RnnlabError, sqlite3.Error):
-        row = store.get_run(run_id)
-        if row is None or row["status"] != "running":
-            return
-        if isinstance(exc, KeyboardInterrupt):
-            store.update_run(run_id, status="interrupted", message="interrupted by the user")
-        elif isinstance(exc, BrokenPipeError):  # `rnnlab train ... | head`: resumable, not broken
-            store.update_run(
-                run_id,
-                status="interrupted",
-                message="stopped when the reader of its output closed the pipe",
-            )
-        else:
-            text = " ".join(str(exc).split())[:300] or type(exc).__name__
-            store.update_run(run_id, status="failed", message=text)
+def _config_and_state(
+    config: Any, overrides: Any, resume: str | Path | None
+) -> tuple[RunConfig, dict[str, Any] | None, list[str]]:
+    """The run's config, the checkpoint's state when resuming, and what the overrides changed
+    in the checkpoint's config."""
+    if resume is None:
+        return make_config(config, overrides), None, []
+    state = ckpt.load_checkpoint(resume)
+    cfg = from_dict(state["config"])
+    if not overrides:
+        return cfg, state, []
+    apply_overrides(cfg, overrides)
+    return cfg, state, records.changed_fields(from_dict(state["config"]), cfg)
 
 
-def _runs_path(runs_dir: str | Path | None, resume: str | Path | None) -> Path:
-    """--runs-dir, else (resuming) the store beside the checkpoint's run folder, else the
-    default: a resumed run goes on in the store it started in."""
-    if runs_dir:
-        return Path(runs_dir)
-    if resume is not None:
-        beside = Path(resume).resolve().parent.parent
-        if (beside / DB_NAME).is_file():
-            return beside
-    return default_runs_dir()
-
-
-def _run_continued(
-    store: ResultsStore, state: dict[str, Any], checkpoint: Path
-) -> tuple[int, Path] | None:
-    """(run id, folder) when `checkpoint` is the newest checkpoint of a run in `store`: its
-    own last.pt, in its folder, at (or past) the iteration the store records. That run then
-    goes on in place. Any other checkpoint (best.pt, even with last.pt gone; an older last.pt
-    put back; a --save copy; one from another store) starts a new run from its state: going
-    on in place would rewind and overwrite the recorded metrics and wall time."""
-    row = _own_last_checkpoint(store, state, checkpoint)
-    # past it only when the process died between saving last.pt and recording it
-    if row is None or int(state["iteration"]) < int(row.get("iteration") or 0):
-        return None
-    return int(row["id"]), checkpoint.resolve().parent
-
-
-def _own_last_checkpoint(
-    store: ResultsStore, state: dict[str, Any], checkpoint: Path
-) -> dict[str, Any] | None:
-    """The store row of the run whose own last.pt `checkpoint` is, else None. The folder is
-    taken beside the store (the runs folder holds both), so a run folder recorded relative to
-    another working directory, or a runs folder moved as a whole, is still recognised."""
-    row = store.get_run(int(state["run_id"])) if state.get("run_id") else None
-    if row is None or not row.get("run_dir"):
-        return None
-    last = store.runs_dir / Path(row["run_dir"]).name / "last.pt"
-    return row if checkpoint.resolve() == last.resolve() else None
-
-
-def _refuse_live_run(store: ResultsStore, state: dict[str, Any], checkpoint: Path) -> None:
-    """Resuming a run's last.pt while a live process of this machine still trains that run
-    would have two processes write one run folder and store row: refuse it. A process that
-    has ended (killed, crashed) leaves the run resumable; one on another machine cannot be
-    judged from here."""
-    row = _own_last_checkpoint(store, state, checkpoint)
-    if row is None or row["status"] != "running" or not row.get("owner"):
-        return
-    host = row["owner"].rpartition(":")[0]
-    if host != this_process().rpartition(":")[0] or owner_gone(row["owner"]):
-        return
-    raise CheckpointError(
-        f"run {row['id']} ({row['name']}) is still training in process {row['owner']}; "
-        f"wait for it to finish, or stop it with Ctrl-C (it saves {checkpoint.name}), then "
-        "resume it"
+def _announce(
+    record: records.RunRecord,
+    trainer: Trainer,
+    *,
+    resume: str | Path | None,
+    changes: list[str],
+    watch: CpuWatch,
+) -> None:
+    """The run's header: which run, what it trains, on what, and anything to know first."""
+    cfg, task = trainer.config, trainer.task
+    if record.continued:
+        action = f"Resuming run {record.run_id} at iteration {trainer.iteration}"
+    elif resume is not None:
+        action = f"Run {record.run_id}, from {resume} at iteration {trainer.iteration}"
+    else:
+        action = f"Run {record.run_id}"
+    print(
+        f"{action}: {cfg.name or cfg.task} | {task.describe()} | "
+        f"{count_parameters(trainer.model):,} parameters | {trainer.device}, {trainer.precision} | "
+        f"seed {cfg.seed}",
+        flush=True,
     )
-
-
-def _claim_run_folder(folder: Path) -> Path:
-    """`folder`, or `folder`-2, -3, ... when it exists: a store moved aside (or deleted)
-    starts its ids at 1 again, and the old run 1's folder must not be written over. mkdir
-    claims a name atomically, so parallel processes never pick the same one."""
-    for n in itertools.count(1):
-        candidate = folder if n == 1 else folder.with_name(f"{folder.name}-{n}")
-        try:
-            candidate.mkdir(parents=True)
-        except FileExistsError:
-            continue
-        except OSError as exc:
-            raise RnnlabError(
-                f"cannot create the run folder {candidate} ({exc.strerror}); choose a writable "
-                "folder with --runs-dir"
-            ) from None
-        return candidate
-    raise AssertionError("unreachable")  # itertools.count never ends
-
-
-def _changed_fields(before: RunConfig, after: RunConfig) -> list[str]:
-    """'train.iters 20 -> 40' for every field an override changed on resume."""
-    old, new = flatten(before.to_dict()), flatten(after.to_dict())
-    changes = [f"{k} {old.get(k)} -> {v}" for k, v in new.items() if old.get(k) != v]
-    length = ("train.iters", "train.epochs")
-    if after.train.schedule == "cosine" and any(old.get(k) != new.get(k) for k in length):
-        changes.append("the cosine schedule now spans the new length (not a straight run's)")
-    return changes
+    if changes:
+        print(f"Changed on resume: {'; '.join(changes)}", flush=True)
+    for line in type(task).config_notes(cfg):
+        print(line, flush=True)
+    if resume is not None and trainer.iteration >= trainer.total:
+        print(
+            f"Nothing left to train: the checkpoint is at iteration {trainer.iteration} "
+            f"of {trainer.total}; give --iters (or --epochs) beyond it to train on",
+            flush=True,
+        )
+    note = crowding_note(watch.others(), torch.get_num_threads())
+    if note and trainer.device.type == "cpu":
+        print(note, flush=True)
 
 
 # --------------------------------------------------------------------------- loading
@@ -522,7 +407,7 @@ def inspect(
             raise ConfigError(
                 f"{path} is a folder; give a preset name, a config .toml or a checkpoint .pt"
             )
-        if not is_preset and _is_checkpoint_file(path):
+        if not is_preset and is_checkpoint_file(path):
             return _checkpoint_tensors(path, overrides)
         as_file = not is_preset and path.is_file()
         source = f"config {path}" if as_file else f"preset {target}"
@@ -531,7 +416,7 @@ def inspect(
     if overrides:
         source += " with " + " ".join(f"{k}={v}" for k, v in override_items(overrides))
     model = build_model_without_data(cfg, data_dir)
-    return _tensor_listing(source, cfg, {k: tuple(p.shape) for k, p in model.named_parameters()})
+    return tensor_listing(source, cfg, {k: tuple(p.shape) for k, p in model.named_parameters()})
 
 
 def _checkpoint_tensors(path: Path, overrides: Any) -> dict[str, Any]:
@@ -544,52 +429,7 @@ def _checkpoint_tensors(path: Path, overrides: Any) -> dict[str, Any]:
     payload = ckpt.load_checkpoint(path)
     source = f"checkpoint {path} (iteration {payload.get('iteration')})"
     shapes = {k: tuple(v.shape) for k, v in payload["model"].items()}
-    return _tensor_listing(source, from_dict(payload["config"]), shapes)
-
-
-def _is_checkpoint_file(path: Path) -> bool:
-    """A .pt name, or an existing file that is not a .toml and is not text: a config file
-    may have any name, and a checkpoint is a zip archive (torch.save's format)."""
-    if path.suffix == ".pt":
-        return True
-    if path.suffix == ".toml" or not path.is_file():
-        return False
-    try:
-        with path.open("rb") as handle:
-            return handle.read(2) == b"PK"
-    except OSError:
-        return False
-
-
-def _tensor_listing(
-    source: str, cfg: RunConfig, shapes: dict[str, tuple[int, ...]]
-) -> dict[str, Any]:
-    params = [(name, shape, _numel(shape)) for name, shape in shapes.items()]
-    return {
-        "source": source,
-        "config": cfg.to_dict(),
-        "parameters": params,
-        "total": sum(p[2] for p in params),
-    }
-
-
-def parameter_count(cfg: RunConfig, data_dir: str | Path | None = None) -> int | None:
-    """The size of the model a config describes, or None when the data that sizes it (a
-    vocabulary) is not at hand: what a dry run or a plan says instead of failing."""
-    try:
-        return _count_parameters(build_model_without_data(cfg, data_dir))
-    except DataError:
-        return None
-
-
-def build_model_without_data(cfg: RunConfig, data_dir: str | Path | None = None) -> nn.Module:
-    """The model a config describes: from shapes alone where the task can (no data read),
-    else from the task's data (a vocabulary decides the embedding size, say)."""
-    task_cls = get_task_class(cfg.task)
-    builder = getattr(task_cls, "model_from_config", None)
-    if builder is not None:
-        return builder(cfg)
-    return task_cls(cfg, resolve_data_dir(data_dir), torch.device("cpu")).build_model()
+    return tensor_listing(source, from_dict(payload["config"]), shapes)
 
 
 def runs(
@@ -632,22 +472,6 @@ def run_details(run_id: int, runs_dir: str | Path | None = None) -> dict[str, An
     if store is None or row is None:
         raise ConfigError(f"no run {run_id} in {path / DB_NAME}; rnnlab runs lists the runs there")
     return {**row, "history": store.metrics(run_id)}
-
-
-def _numel(shape: tuple[int, ...]) -> int:
-    n = 1
-    for s in shape:
-        n *= s
-    return n
-
-
-def _count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
-def _slug(text: str) -> str:
-    keep = "".join(c if c.isalnum() or c in "-_" else "-" for c in text)
-    return keep.strip("-") or "run"
 
 
 __all__ = [

@@ -206,10 +206,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 def show_config(cfg: Any, args: argparse.Namespace) -> int:
     """`train --dry-run`: the config a run would use, as TOML that `--config` takes back
     (or JSON), with its size; nothing is trained or written."""
-    from rnnlab import api
     from rnnlab.config import to_toml
+    from rnnlab.tasks.sizing import parameter_count
 
-    parameters = api.parameter_count(cfg, args.data_dir)
+    parameters = parameter_count(cfg, args.data_dir)
     if args.json:
         print(json.dumps({"config": cfg.to_dict(), "parameters": parameters}, indent=2))
         return 0

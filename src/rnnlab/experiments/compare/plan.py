@@ -175,9 +175,9 @@ class ComparisonPlan:
     @property
     def folder(self) -> Path:
         """Where the comparison's tables go: RUNS/compare/NAME/."""
-        from rnnlab.api import _slug
+        from rnnlab.results.records import slug
 
-        return self.runs_dir / "compare" / _slug(self.name)
+        return self.runs_dir / "compare" / slug(self.name)
 
     def status(self) -> tuple[int, int, int]:
         """How many planned runs are done, resumable and not started, by the store."""
@@ -320,7 +320,7 @@ def share_threads(planned: list[PlannedRun], jobs: int) -> None:
 def parameter_counts(planned: list[PlannedRun], data_dir: str | Path | None) -> list[int]:
     """Each run's model size (0 where the data that sizes it is not at hand), built once per
     configuration."""
-    from rnnlab.api import parameter_count
+    from rnnlab.tasks.sizing import parameter_count
 
     counts: dict[str, int] = {}
     out = []

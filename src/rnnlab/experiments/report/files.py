@@ -22,14 +22,14 @@ def default_slug(
     """The report's folder under RUNS/reports: the comparison's name, else one part per
     filter ("name-seed-c", "task-classify", "runs-3-5-8"), so different selections never
     share a folder."""
-    from rnnlab.api import _slug
+    from rnnlab.results.records import slug
 
     if comparison:
-        return _slug(comparison)
+        return slug(comparison)
     parts = []
     for kind, value in (("group", group), ("name", name), ("task", task)):
         if value:
-            parts.append(f"{kind}-{_slug(value.replace('*', 'all'))}")
+            parts.append(f"{kind}-{slug(value.replace('*', 'all'))}")
     if ids:
         parts.append("runs-" + "-".join(map(str, ids[:8])) + ("-more" if len(ids) > 8 else ""))
     return "-".join(parts) or "all-runs"

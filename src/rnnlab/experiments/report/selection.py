@@ -177,9 +177,9 @@ def _comparison_names(runs_dir: Path) -> list[str]:
 
 
 def _load_comparison(runs_dir: Path, name: str, notes: list[str]) -> dict[str, Any] | None:
-    from rnnlab.api import _slug
+    from rnnlab.results.records import slug
 
-    path = runs_dir / "compare" / _slug(name) / "comparison.json"
+    path = runs_dir / "compare" / slug(name) / "comparison.json"
     if not path.is_file():
         return None
     try:
