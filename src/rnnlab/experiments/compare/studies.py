@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from rnnlab.config import _parse_toml, flatten, shipped_names, shipped_text
+from rnnlab.config import flatten, parse_toml, shipped_names, shipped_text
 from rnnlab.errors import ConfigError
 
 
@@ -30,7 +30,7 @@ def load_study(name: str) -> Study:
     text = shipped_text("studies", name)
     if text is None:
         raise ConfigError(f"unknown study '{name}'; available studies: {', '.join(study_names())}")
-    values = _parse_toml(text, f"study '{name}'")
+    values = parse_toml(text, f"study '{name}'")
     known = {"description", "preset", "seeds", "set", "grid"}
     unknown = sorted(set(values) - known)
     if unknown:

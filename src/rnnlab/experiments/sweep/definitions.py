@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from rnnlab.config import _parse_toml, names_a_file, shipped_names, shipped_text
+from rnnlab.config import names_a_file, parse_toml, shipped_names, shipped_text
 from rnnlab.errors import ConfigError
 
 # Keys of a shipped sweep definition (src/rnnlab/sweeps/NAME.toml).
@@ -50,7 +50,7 @@ def load_definition(name: str | Path) -> dict[str, Any]:
                 f"unknown sweep '{name}'; shipped sweeps: {', '.join(definition_names())} "
                 "(rnnlab sweep --list shows them)"
             )
-    values = _parse_toml(text, f"sweep '{name}'")
+    values = parse_toml(text, f"sweep '{name}'")
     unknown = sorted(set(values) - set(_DEFINITION_KEYS))
     if unknown:
         raise ConfigError(

@@ -1,0 +1,136 @@
+"""Overrides: single fields of a config set by name ("model.hidden=256", --lr 0.1),
+type-checked, and the config validated again."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rnnlab.config.checks import validate
+from rnnlab.config.files import preset_names, preset_top_level
+from rnnlab.config.schema import SECTIONS, RunConfig, TopLevel, coerce_value, field_types
+from rnnlab.errors import ConfigError
+
+
+def _resolve(cfg: RunConfig, dotted: str) -> tuple[Any, str, Any]:
+    """The object holding a dotted field, its key and its declared type, or a one-line error."""
+    parts = dotted.split(".")
+    unknown = f"unknown setting '{dotted}'; use SECTION.FIELD, e.g. model.hidden=256"
+    if len(parts) == 1 and parts[0] not in SECTIONS:
+        target, section, key, types = cfg, "run", parts[0], field_types(TopLevel)
+        if key not in types:
+            raise ConfigError(unknown)
+    elif len(parts) == 2 and parts[0] in SECTIONS:
+        section, key = parts
+        target = getattr(cfg, section)
+        types = field_types(type(target))
+        if key not in types:
+            raise ConfigError(
+                f"unknown field '{key}' in [{section}]; valid fields: {', '.join(types)}"
+            )
+    else:
+        raise ConfigError(unknown)
+    return target, key, types[key]
+
+
+def field_type(cfg: RunConfig, dotted: str) -> Any:
+    """The declared type of a field such as "model.hidden" or "seed" (the data section's
+    fields depend on cfg's task), or a one-line error naming the valid ones."""
+    return _resolve(cfg, dotted)[2]
+
+
+def field_value(cfg: RunConfig, dotted: str) -> Any:
+    """The value of a field such as "model.hidden" or "seed", or a one-line error."""
+    target, key, _ = _resolve(cfg, dotted)
+    return getattr(target, key)
+
+
+def apply_override(cfg: RunConfig, dotted: str, raw: Any) -> None:
+    """Set one field, e.g. ("model.hidden", "256") or ("seed", 3), type-checked."""
+    target, key, kind = _resolve(cfg, dotted)
+    value = coerce_value(raw, kind, dotted)
+    if dotted == "task" and value != cfg.task:
+        _refuse_task_change(cfg.task, value)
+    if dotted == "name" and not value.strip():
+        raise ConfigError(
+            "name must not be empty; give a name, or leave --name out to name the run after "
+            "its preset or config file"
+        )
+    setattr(target, key, value)
+    if dotted == "train.iters" and cfg.train.iters > 0:
+        cfg.train.epochs = 0.0  # the later of --iters / --epochs wins
+    elif dotted == "train.epochs" and cfg.train.epochs > 0:
+        cfg.train.iters = 0
+
+
+def _refuse_task_change(current: str, wanted: str) -> None:
+    """The data section is the task's own dataclass and the model and training settings
+    were chosen for the task: an override cannot turn one task's config into another's."""
+    from rnnlab.tasks import get_task_class
+
+    get_task_class(wanted)  # an unknown task says so, with the known ones
+    shipped = [n for n in preset_names() if preset_top_level(n, "task") == wanted]
+    start = (
+        f"--preset {shipped[0]} ({wanted} presets: {', '.join(shipped)})"
+        if shipped
+        else f'a config file with task = "{wanted}"'
+    )
+    raise ConfigError(
+        f"task={wanted} cannot be set on a {current} config (its data, model and train "
+        f"settings are a {current} run's); start from a {wanted} config instead, e.g. {start}"
+    )
+
+
+def _nonzero(value: Any) -> bool:
+    """A length override that sets something (0 unsets train.iters or train.epochs)."""
+    try:
+        return value is not None and float(value) != 0
+    except (TypeError, ValueError):
+        return True  # not a number: the field's own check will say so
+
+
+def check_overrides(
+    items: list[tuple[str, Any]],
+    labels: list[str] | None = None,
+    lengths: str = "train.iters or train.epochs",
+) -> None:
+    """One set of overrides names each field once, and not both train.iters and
+    train.epochs: otherwise which one counts would depend on their order. `labels` say how
+    each item was given (the command line's "--lr 0.1"), `lengths` how the two are named."""
+    shown = labels or [f"{key}={value}" for key, value in items]
+    seen: dict[str, tuple[Any, str]] = {}  # field -> (value, how it was given)
+    for (key, value), how in zip(items, shown):
+        if key in seen and str(seen[key][0]) != str(value):  # the same value twice is fine
+            raise ConfigError(f"{key} is given twice: {seen[key][1]} and {how}; give it once")
+        seen[key] = (value, how)
+    iters, epochs = seen.get("train.iters"), seen.get("train.epochs")
+    # 0 unsets a length (train.epochs=0.5 with train.iters=0 is one clear request)
+    if iters and epochs and _nonzero(iters[0]) and _nonzero(epochs[0]):
+        raise ConfigError(f"give {lengths}, not both ({iters[1]}, {epochs[1]})")
+
+
+def override_items(overrides: dict[str, Any] | list[str] | None) -> list[tuple[str, Any]]:
+    """{"model.hidden": 256} or ["model.hidden=256"] as (field, value) pairs, in order."""
+    if not overrides:
+        return []
+    if isinstance(overrides, dict):
+        return list(overrides.items())
+    if isinstance(overrides, str):  # it would be read one character at a time
+        raise ConfigError(
+            f"overrides must be a dict {{FIELD: VALUE}} or a list of 'FIELD=VALUE' strings, got "
+            f"the string {overrides!r}; wrap it in a list: [{overrides!r}]"
+        )
+    items = []
+    for text in overrides:
+        if "=" not in text:
+            raise ConfigError(f"--set expects SECTION.FIELD=VALUE, got '{text}'")
+        key, value = text.split("=", 1)
+        items.append((key.strip(), value.strip()))
+    return items
+
+
+def apply_overrides(cfg: RunConfig, overrides: dict[str, Any] | list[str]) -> RunConfig:
+    """Apply {"model.hidden": 256} or ["model.hidden=256"] and re-validate the result."""
+    for key, value in override_items(overrides):
+        apply_override(cfg, key, value)
+    validate(cfg)
+    return cfg
