@@ -8,7 +8,7 @@ from PIL import Image
 
 import rnnlab
 from rnnlab import api
-from rnnlab.cli import _matrix_text
+from rnnlab.commands.checkpoints import matrix_text
 from rnnlab.errors import ConfigError, DataError
 from tests.conftest import QUICK
 
@@ -75,7 +75,7 @@ def test_predict_a_folder_or_a_huge_picture(checkpoint, data_dir, tmp_path, monk
 
 def test_confusion_matrix_columns_never_run_together():
     classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat"]
-    header, *rows = _matrix_text([[1000, 2, 3, 4, 5]] * 5, classes).splitlines()
+    header, *rows = matrix_text([[1000, 2, 3, 4, 5]] * 5, classes).splitlines()
     assert header.split() == ["T-shirt", "Trouser", "Pullove", "Dress", "Coat"]
     assert all(row.split()[1:] == ["1000", "2", "3", "4", "5"] for row in rows)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import difflib
 import importlib
-import json
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -167,60 +166,6 @@ def collect_overrides(args: argparse.Namespace) -> list[str]:
     return [f"{key}={value}" for key, value in items] + passed
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    from rnnlab import api
-
-    if args.resume and (args.preset or args.config):
-        raise RnnlabError("--resume takes the config from the checkpoint; drop --preset/--config")
-    source = config_source(args)
-    if source is None and not args.resume:
-        raise RnnlabError(
-            "say what to train: --preset NAME or --config FILE.toml (rnnlab presets lists them)"
-        )
-    if args.dry_run:
-        if args.resume:
-            raise ConfigError(
-                "--dry-run shows a new run's config; a checkpoint's is shown by rnnlab inspect CKPT"
-            )
-        cfg = api.make_config(source, collect_overrides(args))
-        if args.save:  # refused by the dry run as by the run itself
-            from rnnlab.training.checkpoint import check_save_target
-
-            check_save_target(args.save)
-        return show_config(cfg, args)
-    result = api.train(
-        source,
-        overrides=collect_overrides(args),
-        data_dir=args.data_dir,
-        runs_dir=args.runs_dir,
-        resume=args.resume,
-        save=args.save,
-        # --json keeps stdout one JSON document: the progress lines would break it
-        verbose=not (args.quiet or args.json),
-    )
-    if args.json:
-        print(json.dumps(_result_json(result), indent=2))
-    return 0
-
-
-def show_config(cfg: Any, args: argparse.Namespace) -> int:
-    """`train --dry-run`: the config a run would use, as TOML that `--config` takes back
-    (or JSON), with its size; nothing is trained or written."""
-    from rnnlab.config import to_toml
-    from rnnlab.tasks.sizing import parameter_count
-
-    parameters = parameter_count(cfg, args.data_dir)
-    if args.json:
-        print(json.dumps({"config": cfg.to_dict(), "parameters": parameters}, indent=2))
-        return 0
-    size = size_text(parameters)
-    length = f"{cfg.train.epochs:g} epochs" if cfg.train.epochs else f"{cfg.train.iters} iterations"
-    print(f"# {cfg.name}: {size}, {length} of batch {cfg.train.batch_size}; nothing trained")
-    print("# (--dry-run). Saved as a file, this trains with: rnnlab train --config FILE.toml")
-    print(to_toml(cfg), end="")
-    return 0
-
-
 def size_text(parameters: int | None) -> str:
     """A model's size as a dry run shows it; None (or 0) when its data is not at hand."""
     return f"{parameters:,} parameters" if parameters else "size set by the data"
@@ -237,117 +182,17 @@ def config_source(args: argparse.Namespace) -> str | Path | None:
     return Path(args.config) if args.config else args.preset
 
 
-def _result_json(result) -> dict[str, Any]:
-    return {
-        "run_id": result.run_id,
-        "status": result.status,
-        "iteration": result.iteration,
-        "metrics": result.metrics,
-        "best": result.best,
-        "wall_time": result.wall_time,
-        "samples_per_sec": result.samples_per_sec,
-        "precision": result.precision,
-        "checkpoint": str(result.checkpoint),
-        "saved": result.extra.get("saved"),  # the --save copy, null without --save
-        "run_dir": str(result.run_dir),
-    }
-
-
-def cmd_evaluate(args: argparse.Namespace) -> int:
-    from rnnlab import api
-
-    result = api.evaluate(args.checkpoint, data_dir=args.data_dir, device=args.device or "auto")
-    if args.json:
-        print(json.dumps(result, indent=2))
-        return 0
-    print(f"Checkpoint {args.checkpoint} (iteration {result.get('iteration')})")
-    for key, value in result.items():
-        if isinstance(value, float) and key != "seconds":
-            print(f"  {key:<12} {value:.4f}")
-    if "per_class_acc" in result:
-        print("\nPer-class test accuracy:")
-        for name, acc in zip(result["classes"], result["per_class_acc"]):
-            print(f"  {name:<12} {acc:6.2f} %")
-        print("\nConfusion matrix (rows: true class, columns: predicted):")
-        print(_matrix_text(result["confusion"], result["classes"]))
-    return 0
-
-
-def _matrix_text(matrix: list[list[int]], classes: Sequence[str]) -> str:
-    labels = [c[:7] for c in classes]
-    # at least one space between columns, whatever the longest label or count
-    width = 1 + max(max(map(len, labels)), max(len(str(v)) for row in matrix for v in row))
-    lines = [" " * 9 + "".join(f"{lab:>{width}}" for lab in labels)]
-    for lab, row in zip(labels, matrix):
-        lines.append(f"  {lab:<7}" + "".join(f"{v:>{width}}" for v in row))
-    return "\n".join(lines)
-
-
-def cmd_predict(args: argparse.Namespace) -> int:
-    from rnnlab import api
-
-    rows = api.predict(
-        args.checkpoint,
-        indices=args.index,
-        images=args.image,
-        data_dir=args.data_dir,
-        device=args.device or "auto",
-        top=args.top,
-    )
-    if args.json:
-        print(json.dumps(rows, indent=2))
-        return 0
-    for r in rows:
-        truth = f" (label: {r['label']})" if r["label"] is not None else ""
-        top = ", ".join(f"{c} {p:.3f}" for c, p in r["top"])
-        print(f"{r['source']}: {r['predicted']} p={r['probability']:.3f}{truth}  [{top}]")
-    return 0
-
-
-def cmd_inspect(args: argparse.Namespace) -> int:
-    from rnnlab import api
-
-    info = api.inspect(args.target, overrides=collect_overrides(args), data_dir=args.data_dir)
-    if args.json:
-        print(json.dumps(info, indent=2))
-        return 0
-    print(info["source"])
-    m = info["config"]["model"]
-    print(
-        f"task {info['config']['task']}: {m['cell']}, hidden {m['hidden']}, layers {m['layers']}"
-        f"{', bidirectional' if m['bidirectional'] else ''}"
-    )
-    width = max(len(p[0]) for p in info["parameters"])
-    for name, shape, count in info["parameters"]:
-        print(f"  {name:<{width}}  {'x'.join(map(str, shape)):>12}  {count:>10,}")
-    print(f"  {len(info['parameters'])} tensors, {info['total']:,} parameters")
-    return 0
-
-
-def cmd_presets(args: argparse.Namespace) -> int:
-    from rnnlab.config import presets
-
-    for name, description in presets().items():
-        print(f"  {name:<20} {description}")
-    return 0
-
-
-def cmd_download(args: argparse.Namespace) -> int:
-    from rnnlab.data.download import download
-    from rnnlab.data.images import get_dataset
-
-    for name in args.datasets:  # every name first: a typo must not follow a download
-        get_dataset(name)
-    for name in args.datasets:
-        print(f"{name}: ready in {download(name, args.data_dir)[0]}")
-    return 0
-
-
 # --------------------------------------------------------------------------- parser
 
 
-# Modules that add their own subcommands: each has register(subparsers) -> None.
+# The modules of the subcommands, in the order `rnnlab --help` lists them: each has
+# register(subparsers) -> None.
 COMMAND_MODULES: tuple[str, ...] = (
+    "rnnlab.commands.train",
+    "rnnlab.commands.checkpoints",
+    "rnnlab.commands.runs",
+    "rnnlab.commands.presets",
+    "rnnlab.commands.download",
     "rnnlab.commands.compare",
     "rnnlab.commands.sample",
     "rnnlab.commands.tag",
@@ -365,59 +210,6 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=CommandListFormatter,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    p = sub.add_parser("train", help="train a preset or config file")
-    p.add_argument("--preset", help="preset name (rnnlab presets lists them)")
-    p.add_argument("--config", help="TOML config file")
-    p.add_argument("--resume", metavar="CKPT", help="continue a run from its checkpoint")
-    p.add_argument("--save", metavar="FILE.pt", help="also write the final checkpoint here")
-    p.add_argument("--download", action="store_true", help="fetch missing data files first")
-    p.add_argument("--quiet", action="store_true", help="print nothing while training")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.add_argument(
-        "--dry-run",
-        action="store_true",
-        help="print the config the run would use (TOML) and its size; train nothing",
-    )
-    add_common_args(p)
-    p.set_defaults(func=cmd_train)
-
-    p = sub.add_parser("evaluate", help="accuracy, per-class accuracy, confusion matrix")
-    p.add_argument("checkpoint", help=CHECKPOINT_HELP)
-    p.add_argument("--device", default=None, help=DEVICE_HELP)
-    p.add_argument(
-        "--json",
-        action="store_true",
-        help="print the metrics, per-class accuracy and confusion matrix as JSON",
-    )
-    add_common_args(p, overrides=False, runs=False)
-    p.set_defaults(func=cmd_evaluate)
-
-    p = sub.add_parser("predict", help="class and probabilities for test images or PNG files")
-    p.add_argument("checkpoint", help=CHECKPOINT_HELP)
-    p.add_argument("--index", type=int, nargs="+", help="test-set indices")
-    p.add_argument("--image", nargs="+", help="image files (PNG, JPEG)")
-    p.add_argument("--top", type=int, default=3, help="how many classes to show")
-    p.add_argument("--device", default=None, help=DEVICE_HELP)
-    p.add_argument("--json", action="store_true", help="print the predictions as JSON")
-    add_common_args(p, overrides=False, runs=False)
-    p.set_defaults(func=cmd_predict)
-
-    p = sub.add_parser("inspect", help="parameter tensors of a preset's or checkpoint's model")
-    p.add_argument("target", help="preset name, config TOML or checkpoint .pt")
-    p.add_argument("--json", action="store_true", help="print the tensors and config as JSON")
-    add_common_args(p, runs=False)  # overrides: a preset changed first (--hidden 256)
-    p.set_defaults(func=cmd_inspect)
-
-    importlib.import_module("rnnlab.commands.runs").register(sub)  # in the core's place
-
-    p = sub.add_parser("presets", help="list the shipped presets")
-    p.set_defaults(func=cmd_presets)
-
-    p = sub.add_parser("download", help="fetch and verify MNIST / Fashion-MNIST")
-    p.add_argument("datasets", nargs="+", help="mnist, fashion-mnist")
-    add_common_args(p, overrides=False, runs=False)
-    p.set_defaults(func=cmd_download)
 
     for module in COMMAND_MODULES:
         importlib.import_module(module).register(sub)

@@ -74,7 +74,7 @@ def show_plan(plan, as_json: bool = False) -> int:
     return 0
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
     from rnnlab.cli import add_common_args, set_help
 
     p = subparsers.add_parser(

@@ -31,7 +31,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
     from rnnlab.cli import add_common_args
 
     p = subparsers.add_parser(

@@ -166,7 +166,7 @@ def _number(value: Any, name: str) -> str:
     return str(value)
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
     from rnnlab.cli import add_common_args
 
     p = subparsers.add_parser(

@@ -34,7 +34,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
     from rnnlab.cli import DEVICE_HELP, add_common_args
 
     p = subparsers.add_parser(

@@ -55,7 +55,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
     from rnnlab.cli import add_common_args, set_help
 
     p = subparsers.add_parser(
