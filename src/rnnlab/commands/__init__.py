@@ -1,1 +1,1 @@
-"""Subcommands beyond the core ones, one module each."""
+"""The subcommands, one module each, with the register(subparsers) that adds it to the CLI."""

@@ -1,1 +1,1 @@
-"""Experiments made of many runs: comparisons (grid.py) and sweeps (sweep.py)."""
+"""Experiments made of many runs: comparisons (compare/), sweeps (sweep/) and reports (report/)."""

@@ -1,1 +1,1 @@
-"""Results: the SQLite store of runs and metrics."""
+"""Results: the SQLite store of runs and metrics, each run's record, and atomic file writes."""
