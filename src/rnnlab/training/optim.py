@@ -29,6 +29,26 @@ def make_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
     raise ValueError(f"unknown optimizer {cfg.optimizer}")  # config validation prevents this
 
 
+def load_optimizer_state(
+    optimizer: torch.optim.Optimizer, saved: dict, saved_kind: str | None, cfg: TrainConfig
+) -> None:
+    """A checkpoint's optimizer state under the settings of `cfg`: torch's load_state_dict
+    also brings back the saved momentum and weight decay, which would silently undo a change
+    made on resume. A checkpoint of another optimizer leaves this one's state fresh."""
+    if saved_kind is not None and saved_kind != cfg.optimizer:
+        return
+    settings = dict(optimizer.defaults)
+    optimizer.load_state_dict(saved)
+    for group in optimizer.param_groups:
+        group.update(settings)
+        if isinstance(optimizer, torch.optim.RMSprop) and group["momentum"] > 0:
+            # RMSprop makes its momentum buffer only with the rest of a parameter's state
+            for p in group["params"]:
+                state = optimizer.state.get(p)
+                if state and "momentum_buffer" not in state:
+                    state["momentum_buffer"] = torch.zeros_like(p)
+
+
 def learning_rate(cfg: TrainConfig, iteration: int, total: int) -> float:
     """The learning rate for this (0-based) iteration."""
     if cfg.warmup and iteration < cfg.warmup:

@@ -30,7 +30,12 @@ from rnnlab.results.store import ResultsStore
 from rnnlab.tasks.base import Task
 from rnnlab.training import checkpoint as ckpt
 from rnnlab.training.interrupt import GracefulStop
-from rnnlab.training.optim import learning_rate, make_optimizer, set_learning_rate
+from rnnlab.training.optim import (
+    learning_rate,
+    load_optimizer_state,
+    make_optimizer,
+    set_learning_rate,
+)
 from rnnlab.training.progress import hms
 from rnnlab.training.runtime import autocast, versions
 
@@ -152,7 +157,10 @@ class Trainer:
 
     def _restore(self, state: dict[str, Any]) -> None:
         ckpt.load_model_state(self.model, state["model"], "to resume")
-        self.optimizer.load_state_dict(state["optimizer"])
+        saved_train = (state.get("config") or {}).get("train") or {}
+        load_optimizer_state(
+            self.optimizer, state["optimizer"], saved_train.get("optimizer"), self.config.train
+        )
         self.iteration = self.saved_iteration = int(state["iteration"])
         self.history = list(state.get("history", []))
         self.best = dict(state.get("best", {}))
@@ -220,7 +228,8 @@ class Trainer:
                         loss, extras = task.loss(model, batch, it)
                     loss_value = loss.item()
                     if not math.isfinite(loss_value):
-                        self._diverged(it, loss_value, last_good, elapsed())
+                        message = f"loss became {loss_value} at iteration {it + 1}"
+                        self._diverged(message, it, last_good, elapsed())
                     self.optimizer.zero_grad(set_to_none=True)
                     loss.backward()
                     if cfg.clip_grad > 0:
@@ -239,6 +248,12 @@ class Trainer:
                         bar.set_postfix(loss=f"{loss_value:.4f}", sps=f"{speed():,.0f}")
 
                     if self.iteration % cfg.eval_every == 0 or self.iteration == self.total:
+                        if not _finite_weights(model):  # a gradient overflowed, the loss did not
+                            message = (
+                                f"weights became nan or infinite by iteration {self.iteration} "
+                                "(a gradient overflowed)"
+                            )
+                            self._diverged(message, it, last_good, elapsed())
                         train_metrics = {"train_loss": loss_sum / max(1, loss_count)}
                         train_metrics.update(
                             {f"train_{k}": v / max(1, loss_count) for k, v in extras_sum.items()}
@@ -267,7 +282,9 @@ class Trainer:
         except KeyboardInterrupt:
             bar.close()
             wall = elapsed()
-            if stop.requested and not stop.twice:
+            # weights a gradient overflow has just broken are not saved over the last good ones
+            intact = _finite_weights(model)
+            if stop.requested and not stop.twice and intact:
                 ckpt.save_checkpoint(
                     self.last_path,
                     self.payload(
@@ -280,6 +297,11 @@ class Trainer:
                 self.saved_iteration = self.iteration
                 said = f"interrupted at iteration {self.iteration}/{self.total}"
                 said += f"; saved {self.last_path}"
+            elif not intact:
+                said = (
+                    f"interrupted at iteration {self.iteration}/{self.total}, where the weights "
+                    "had become nan or infinite (a gradient overflowed), so they were not saved"
+                )
             else:  # stopped mid-iteration: the state in memory is half-updated, keep the last save
                 said = f"stopped at once at iteration {self.iteration}/{self.total}"
             saved = self.last_path.exists()
@@ -373,9 +395,8 @@ class Trainer:
             f"{self.task.format_metrics(metrics)}"
         )
 
-    def _diverged(self, it: int, value: float, last_good: Path | None, wall: float) -> None:
+    def _diverged(self, message: str, it: int, last_good: Path | None, wall: float) -> None:
         where = f"last good checkpoint: {last_good}" if last_good else "no checkpoint was saved yet"
-        message = f"loss became {value} at iteration {it + 1}"
         self.store.update_run(
             self.run_id, status="diverged", iteration=it, wall_time=wall, message=message
         )
@@ -409,6 +430,10 @@ class Trainer:
             "resumes": run.get("resumes") or [],
         }
         atomic_write_text(self.run_dir / "result.json", json.dumps(data, indent=2) + "\n")
+
+
+def _finite_weights(model: nn.Module) -> bool:
+    return all(bool(torch.isfinite(p).all()) for p in model.parameters())
 
 
 def _batch_size(batch: Any) -> int:
