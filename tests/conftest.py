@@ -64,6 +64,30 @@ def classify_checkpoint(data_dir, tmp_path_factory) -> Path:
     return result.checkpoint
 
 
+@pytest.fixture
+def unwritable_folder(tmp_path: Path):
+    """An existing folder in which this process cannot create anything: a folder without
+    write permission, or, for root (whom permissions do not stop), sysfs, where nobody
+    can create files."""
+    import os
+
+    if os.geteuid() != 0:
+        locked = tmp_path / "locked"
+        locked.mkdir()
+        locked.chmod(0o500)
+        yield locked
+        locked.chmod(0o700)
+        return
+    sysfs = Path("/sys")
+    try:
+        (sysfs / "rnnlab-probe").mkdir()
+    except OSError:
+        yield sysfs
+    else:  # pragma: no cover - a writable /sys: nothing here stops root
+        (sysfs / "rnnlab-probe").rmdir()
+        pytest.skip("running as root with no folder that refuses writes")
+
+
 def press_ctrl_c() -> None:
     """What a user's Ctrl-C does: SIGINT to this process (the trainer stops at the next
     iteration boundary)."""
@@ -81,8 +105,12 @@ def train_straight_and_resumed(
 ):
     """Train `total` iterations in one go, and again as `stop` iterations + resume to `total`.
 
-    Returns (straight, first part, resumed) RunResults; the two parts share one runs folder.
+    Returns (straight, first part, resumed) RunResults; the two parts share one runs folder,
+    so the resume overwrites the first part's last.pt: a copy of it as the first part left it
+    is kept as runs_dir / "stopped.pt".
     """
+    import shutil
+
     from rnnlab import api
 
     def train(**kwargs):
@@ -94,9 +122,13 @@ def train_straight_and_resumed(
     first = train(
         config=preset, overrides={**overrides, "train.iters": stop}, runs_dir=runs_dir / "b"
     )
+    shutil.copy(first.checkpoint, runs_dir / "stopped.pt")
     resumed = train(
         resume=first.checkpoint, overrides={"train.iters": total}, runs_dir=runs_dir / "b"
     )
+    # The first part stopped at `stop` and the resume trained the rest: a first part that ran
+    # on to `total` (leaving the resume nothing to do) would match the straight run trivially.
+    assert (straight.iteration, first.iteration, resumed.iteration) == (total, stop, total)
     return straight, first, resumed
 
 

@@ -8,7 +8,7 @@ import sqlite3
 import pytest
 import torch
 
-from rnnlab import api
+from rnnlab import api, cli
 from rnnlab.errors import CheckpointError
 from rnnlab.training import checkpoint as ckpt
 from tests.conftest import QUICK
@@ -83,24 +83,14 @@ def test_save_refuses_what_it_would_destroy(run, tmp_path):
     assert not (tmp_path / "new").exists()
 
 
-def test_save_into_an_unwritable_folder_is_refused_before_training(data_dir, tmp_path):
-    locked = tmp_path / "locked"
-    locked.mkdir()
-    locked.chmod(0o500)
-    try:
-        probe = locked / "probe"
-        try:
-            probe.write_text("")
-        except OSError:
-            pass
-        else:
-            pytest.skip("running as root: permissions do not stop writes")
-        with pytest.raises(CheckpointError, match="cannot write in"):
-            api.train("seed-c", overrides=QUICK, data_dir=data_dir, runs_dir=tmp_path / "r",
-                      save=locked / "rnn.pt", verbose=False)  # fmt: skip
-        assert not (tmp_path / "r").exists()
-    finally:
-        locked.chmod(0o700)
+def test_save_into_an_unwritable_folder_is_refused_before_training(
+    data_dir, tmp_path, unwritable_folder
+):
+    with pytest.raises(CheckpointError, match="cannot write in .*give a path in a writable"):
+        api.train("seed-c", overrides=QUICK, data_dir=data_dir, runs_dir=tmp_path / "r",
+                  save=unwritable_folder / "rnn.pt", verbose=False)  # fmt: skip
+    assert not (tmp_path / "r").exists()
+    assert not (unwritable_folder / "rnn.pt").exists()
 
 
 def test_a_file_in_the_save_path_is_refused_before_training(data_dir, tmp_path):
@@ -109,3 +99,55 @@ def test_a_file_in_the_save_path_is_refused_before_training(data_dir, tmp_path):
         api.train("seed-c", overrides=QUICK, data_dir=data_dir, runs_dir=tmp_path / "r",
                   save=tmp_path / "hh.pt" / "x.pt", verbose=False)  # fmt: skip
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "says"),
+    [
+        ("hidden", 64, "rnn.weight_ih_l0 is (100, 28) in the checkpoint but (64, 28)"),
+        ("cell", "lstm", "rnn.weight_ih_l0 is (100, 28) in the checkpoint but (400, 28)"),
+        ("layers", 1, "(unexpected rnn.bias_hh_l1)"),
+        ("layers", 3, "(missing rnn.bias_hh_l2)"),
+        ("bidirectional", True, "(missing rnn.bias_hh_l0_reverse)"),
+        ("fc_hidden", 5, "(missing extra_fc.0.bias)"),
+    ],
+)
+def test_a_checkpoint_whose_config_does_not_fit_its_weights(
+    run, data_dir, tmp_path, capsys, field, value, says
+):
+    """evaluate, predict and resume each refuse it in one line naming the mismatch and the
+    fix, and a refused resume records no run."""
+    from tests.conftest import one_line_error
+
+    payload = torch.load(run.checkpoint, weights_only=True)
+    model = {**payload["config"]["model"], field: value}
+    bad = tmp_path / "bad.pt"
+    torch.save({**payload, "config": {**payload["config"], "model": model}}, bad)
+    before = bad.read_bytes()
+    common = ["--data-dir", str(data_dir), "--runs-dir", str(tmp_path / "runs")]
+    for argv in (
+        ["evaluate", str(bad)],
+        ["predict", str(bad), "--index", "0"],
+        ["train", "--resume", str(bad), "--iters", "30"],
+    ):
+        err = one_line_error(capsys, [*argv, *common])
+        assert f"checkpoint {bad} does not match the model" in err and says in err, argv
+        assert "rnnlab inspect CKPT shows it" in err
+    assert bad.read_bytes() == before
+    assert not (tmp_path / "runs").exists()  # a refused resume writes nothing, no store either
+
+
+def test_inspect_says_when_a_checkpoint_does_not_fit_its_own_config(run, tmp_path, capsys):
+    """inspect lists a damaged checkpoint's tensors as they are (that is what the other
+    commands' error points to) and says they do not fit the model its config describes."""
+    payload = torch.load(run.checkpoint, weights_only=True)
+    model = {**payload["config"]["model"], "cell": "lstm"}
+    bad = tmp_path / "bad.pt"
+    torch.save({**payload, "config": {**payload["config"], "model": model}}, bad)
+    assert cli.main(["inspect", str(bad)]) == 0
+    out = capsys.readouterr().out
+    assert "do not fit the model its config describes (rnn.weight_ih_l0 is (100, 28)" in out
+    assert "rnn.weight_ih_l0" in out and "evaluate, predict and --resume refuse it" in out
+    assert api.inspect(bad)["mismatch"].startswith("rnn.weight_ih_l0 is (100, 28)")
+    assert api.inspect(run.checkpoint)["mismatch"] is None
+    assert api.inspect("seed-c")["mismatch"] is None

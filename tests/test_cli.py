@@ -44,11 +44,12 @@ def test_train_evaluate_predict_inspect_runs(capsys, data_dir, tmp_path):
     assert "Iteration: 10/20. Loss:" in out and "Test accuracy:" in out and "samples/s" in out
     ckpt = next(tmp_path.glob("seed-c-*/last.pt"))
     code, out, _ = run(capsys, "runs", "--runs-dir", str(tmp_path), "--json")
+    assert code == 0
     (row,) = json.loads(out)
     assert row["seed"] == 3 and row["config"]["model"]["hidden"] == 32
     assert row["config"]["train"]["lr"] == 0.05 and row["config"]["data"]["order"] == "dataloader"
     code, out, _ = run(capsys, "runs", "--runs-dir", str(tmp_path))
-    assert "seed-c" in out and "completed" in out
+    assert code == 0 and "seed-c" in out and "completed" in out
     code, out, _ = run(capsys, "runs", "--runs-dir", str(tmp_path), "--status", "failed")
     assert code == 0 and out.startswith("no recorded run matches the filter")
     code, out, _ = run(capsys, "runs", "--runs-dir", str(tmp_path / "empty"))
@@ -165,11 +166,17 @@ def test_resume_from_the_command_line(capsys, data_dir, tmp_path):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["train", "--preset", "nope"], "unknown preset 'nope'"),
-        (["train", "--preset", "seed-c", "--cell", "xlstm"], "unknown cell type"),
+        (["train", "--preset", "nope"], "unknown preset 'nope'; available presets: "),
+        (
+            ["train", "--preset", "seed-c", "--cell", "xlstm"],
+            "unknown cell type (model.cell) 'xlstm'; choose one of: rnn_tanh, rnn_relu, lstm, gru",
+        ),
         (["train", "--preset", "seed-c", "--hidden", "0"], "model.hidden must be a positive"),
         (["train", "--preset", "seed-c", "--lr", "-1"], "train.lr must be a positive number"),
-        (["train", "--preset", "seed-c", "--optimizer", "lbfgs"], "unknown optimizer"),
+        (
+            ["train", "--preset", "seed-c", "--optimizer", "lbfgs"],
+            "unknown optimizer (train.optimizer) 'lbfgs'; choose one of: sgd, adam, adamw, rmsprop",
+        ),
         (["train", "--preset", "seed-c", "--order", "random"], "unknown data.order 'random'"),
         (["train", "--preset", "seed-c", "--set", "model.hiden=3"], "unknown field 'hiden'"),
         (["train"], "say what to train"),
@@ -193,6 +200,7 @@ def test_errors_are_one_line(capsys, tmp_path, argv, message):
     assert code == 1
     assert err.startswith("rnnlab: error: ") and message in err
     assert err.count("\n") == 1  # one line, no traceback
+    assert not any(tmp_path.iterdir())  # refused before a store or a run folder was made
 
 
 def test_missing_data_folder(capsys, tmp_path):
@@ -207,8 +215,20 @@ def test_missing_data_folder(capsys, tmp_path):
         str(tmp_path),
     )
     assert code == 1 and "mnist data not found" in err and "--download" in err
-    assert err.count("\n") == 1
+    assert "--data-dir" in err and err.count("\n") == 1
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                 "t10k-labels-idx1-ubyte"):  # fmt: skip
+        assert name in err  # the files it looked for
     assert not (tmp_path / "rnnlab.db").exists()  # a run that never started leaves no store
+
+
+def test_unwritable_runs_folder_is_one_line(capsys, data_dir, unwritable_folder):
+    runs = unwritable_folder / "runs"
+    argv = ["train", "--preset", "seed-c", "--iters", "2", "--data-dir", str(data_dir)]
+    err = one_line_error(capsys, [*argv, "--runs-dir", str(runs)])
+    assert f"cannot write the results store in {runs}" in err
+    assert "choose a writable folder with --runs-dir" in err
+    assert not runs.exists()
 
 
 def test_batch_larger_than_data(capsys, data_dir, tmp_path):
@@ -227,6 +247,8 @@ def test_batch_larger_than_data(capsys, data_dir, tmp_path):
         "500",
     )
     assert code == 1 and "larger than the 100 training images" in err
+    assert err.count("\n") == 1 and "use a smaller batch" in err
+    assert not any(tmp_path.iterdir())  # refused before a store or a run folder exists
 
 
 def test_console_script_has_no_traceback(tmp_path):
@@ -333,3 +355,28 @@ def test_the_command_list_keeps_each_command_beside_its_help():
     for name in ("train", "translate", "sweep"):
         (line,) = [x for x in lines if x.strip().split(" ")[0] == name]
         assert len(line.split()) > 1, line  # the help follows on the same line
+
+
+def test_ctrl_c_during_train_saves_and_exits_130(capsys, data_dir, tmp_path, monkeypatch):
+    from rnnlab.tasks.classify import ClassifyTask
+    from tests.conftest import press_ctrl_c
+
+    original = ClassifyTask.batch
+
+    def ctrl_c_at_15(self, iteration):
+        if iteration == 15:
+            press_ctrl_c()
+        return original(self, iteration)
+
+    monkeypatch.setattr(ClassifyTask, "batch", ctrl_c_at_15)
+    argv = ["train", "--preset", "seed-c", *QUICK_FLAGS, "--hidden", "8", "--threads", "1"]
+    code, _, err = run(capsys, *argv, "--data-dir", str(data_dir), "--runs-dir", str(tmp_path))
+    assert code == 130
+    ckpt = tmp_path / "seed-c-0001" / "last.pt"
+    (line,) = [x for x in err.splitlines() if x.startswith("rnnlab: error: ")]
+    assert "Traceback" not in err
+    assert f"interrupted at iteration 16/20; saved {ckpt}" in line
+    assert f"rnnlab train --resume {ckpt}" in line
+    import torch
+
+    assert torch.load(ckpt, weights_only=True)["iteration"] == 16

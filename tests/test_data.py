@@ -60,6 +60,32 @@ def test_truncated_idx_is_reported():
         parse_idx(data[:-10], "train-images")
 
 
+def test_idx_longer_than_its_header_is_reported():
+    data = encode_idx(np.zeros((5, 28, 28), dtype=np.uint8))
+    with pytest.raises(
+        DataError, match=r"truncated or corrupt: 3952 bytes where its header .* needs 3936"
+    ):
+        parse_idx(data + b"\x00" * 16, "train-images")
+
+
+def test_truncated_idx_header_is_reported():
+    data = encode_idx(np.zeros((5, 28, 28), dtype=np.uint8))
+    with pytest.raises(DataError, match="truncated IDX header; .*--download"):
+        parse_idx(data[:9], "train-images")
+
+
+@pytest.mark.parametrize("content", [b"", b"\x00\x00"])
+def test_empty_idx_is_reported_as_truncated(tmp_path, content):
+    """An empty file (a download that wrote nothing), plain or gzipped, is not "the wrong
+    file": it says to download it again."""
+    for name, data in (("t10k-labels-idx1-ubyte", content), ("x.gz", gzip.compress(content))):
+        path = tmp_path / name
+        path.write_bytes(data)
+        with pytest.raises(DataError, match=r"empty or truncated .*--download") as err:
+            read_idx(path)
+        assert "\n" not in str(err.value)
+
+
 def test_truncated_gzip_is_reported(tmp_path):
     path = tmp_path / "t.gz"
     noise = np.random.default_rng(0).integers(0, 256, (50, 28, 28)).astype(np.uint8)
@@ -116,8 +142,72 @@ def test_missing_folder_lists_files_and_fixes(tmp_path):
     with pytest.raises(DataError) as err:
         img.load_split(tmp_path, img.get_dataset("mnist"), "train")
     text = str(err.value)
-    assert "train-images-idx3-ubyte" in text and "--data-dir" in text and "--download" in text
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                 "t10k-labels-idx1-ubyte"):  # fmt: skip
+        assert name in text
+    assert "--data-dir" in text and "--download" in text
     assert "\n" not in text
+
+
+def test_one_missing_file_is_the_one_listed(tmp_path):
+    root = make_idx_dataset(tmp_path)
+    (root / "MNIST/raw/t10k-labels-idx1-ubyte.gz").unlink()
+    with pytest.raises(DataError, match=r"missing t10k-labels-idx1-ubyte\[\.gz\]\); ") as err:
+        img.load_split(root, img.get_dataset("mnist"), "test")
+    assert "train-images" not in str(err.value) and "--download" in str(err.value)
+
+
+def _replace(raw, name: str, content: bytes) -> None:
+    (raw / name).write_bytes(content)
+
+
+def _flip_a_byte(raw, name: str) -> None:
+    data = bytearray((raw / name).read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (raw / name).write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (
+            lambda raw: _replace(
+                raw, "train-labels-idx1-ubyte.gz", gzip.compress(b"\x12\x34" * 80)
+            ),
+            "train-labels-idx1-ubyte.gz is not an IDX file (wrong magic number)",
+        ),
+        (
+            lambda raw: _replace(
+                raw,
+                "train-images-idx3-ubyte.gz",
+                gzip.compress(encode_idx(np.zeros((120, 28, 28), np.uint8))[:-50]),
+            ),
+            "train-images-idx3-ubyte.gz is truncated or corrupt: ",
+        ),
+        (
+            lambda raw: _flip_a_byte(raw, "train-images-idx3-ubyte.gz"),
+            "train-images-idx3-ubyte.gz is truncated or not a valid gzip file",
+        ),
+        (
+            lambda raw: write_idx(raw / "t10k-labels-idx1-ubyte.gz", np.zeros(3, np.uint8)),
+            "test split of mnist has 40 images but 3 labels",
+        ),
+    ],
+    ids=["wrong-magic", "wrong-size", "corrupt-gzip", "label-count"],
+)
+def test_damaged_data_stops_train_with_one_line_and_no_run(tmp_path, capsys, damage, message):
+    """`rnnlab train` on a damaged data folder: one line naming the file and the fix, and no
+    store or run folder left behind."""
+    from tests.conftest import one_line_error
+
+    root = make_idx_dataset(tmp_path / "data")
+    damage(root / "MNIST" / "raw")
+    runs = tmp_path / "runs"
+    argv = ["train", "--preset", "seed-c", "--iters", "2", "--batch-size", "10"]
+    err = one_line_error(capsys, [*argv, "--data-dir", str(root), "--runs-dir", str(runs)])
+    assert message in err
+    assert "--download" in err or "right file" in err
+    assert not runs.exists()
 
 
 @pytest.mark.parametrize(

@@ -47,11 +47,15 @@ def test_builder_shapes_follow_pytorch(cell, bidirectional):
         assert rnn.nonlinearity == cell.split("_")[1]
 
 
-@pytest.mark.parametrize("cell", ["rnn_tanh", "lstm", "gru"])
+@pytest.mark.parametrize("cell", ["rnn_tanh", "rnn_relu", "lstm", "gru"])
 def test_classifier_options(cell):
     cfg = ModelConfig(cell=cell, hidden=12, layers=2, bidirectional=True, dropout=0.3, fc_hidden=20)
     model = SequenceClassifier(28, 10, cfg)
     assert model.extra_fc is not None and model.fc.in_features == 20
+    assert model.extra_fc[0].in_features == 2 * 12  # both directions feed the extra layer
+    assert model.rnn.dropout == 0.3 and model.rnn.bidirectional and model.rnn.num_layers == 2
+    if cell.startswith("rnn_"):
+        assert model.rnn.nonlinearity == cell.removeprefix("rnn_")
     logits = model(torch.rand(4, 28, 28))
     assert logits.shape == (4, 10)
     logits.sum().backward()
@@ -72,8 +76,9 @@ def test_bidirectional_readout_sees_the_whole_sequence():
 
 def test_pixel_view_model_reads_one_feature_per_step():
     cfg = make_config("seed-c", {"data.view": "pixels"})
-    info = inspect("seed-c")
-    assert ("rnn.weight_ih_l0", (100, 28), 2800) in info["parameters"]
+    info = inspect("seed-c", overrides={"data.view": "pixels"})
+    assert ("rnn.weight_ih_l0", (100, 1), 100) in info["parameters"]
+    assert ("rnn.weight_ih_l0", (100, 28), 2800) in inspect("seed-c")["parameters"]  # rows
     from rnnlab.tasks.sizing import build_model_without_data
 
     model = build_model_without_data(cfg)

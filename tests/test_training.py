@@ -7,6 +7,7 @@ import signal
 
 import pytest
 import torch
+from torch import nn
 
 from rnnlab import api
 from rnnlab.errors import (
@@ -74,6 +75,60 @@ def test_every_cell_trains(data_dir, tmp_path, cell):
         verbose=False,
     )
     assert result.status == "completed" and 0 <= result.metrics["test_acc"] <= 100
+    # the run trained the cell asked for, not the preset's rnn_tanh
+    rnn = api.load(result.checkpoint, data_dir=data_dir).model.rnn
+    module, gates = {"rnn_tanh": (nn.RNN, 1), "rnn_relu": (nn.RNN, 1), "lstm": (nn.LSTM, 4),
+                     "gru": (nn.GRU, 3)}[cell]  # fmt: skip
+    assert type(rnn) is module and rnn.hidden_size == 16
+    if module is nn.RNN:
+        assert rnn.nonlinearity == cell.removeprefix("rnn_")
+    assert params(result.checkpoint)["rnn.weight_ih_l0"].shape == (gates * 16, 28)
+
+
+def _option_took_effect(extra: dict, result, data_dir) -> None:
+    """What each option of test_options_train changes, seen in the finished run."""
+    from rnnlab.models.cells import ScratchRecurrent
+    from rnnlab.training.optim import learning_rate
+
+    payload = torch.load(result.checkpoint, weights_only=True)
+    weights, optimizer = payload["model"], payload["optimizer"]
+    (group,) = optimizer["param_groups"]
+    cfg = result.config
+    for key, value in extra.items():  # every option reaches the run's config
+        section, _, field = key.partition(".")
+        assert getattr(getattr(cfg, section), field) == value, key
+    view = extra.get("data.view")
+    if view in ("pixels", "permuted"):  # one pixel per step
+        assert weights["rnn.weight_ih_l0"].shape == (16, 1)
+        assert ("permutation" in payload["task_state"]) == (view == "permuted")
+    if "data.validation" in extra:
+        assert "val_acc" in result.metrics and "val_acc" in result.history[-1]
+    if extra.get("model.impl") == "scratch":
+        assert isinstance(
+            api.load(result.checkpoint, data_dir=data_dir).model.rnn, ScratchRecurrent
+        )
+        assert weights["rnn.weight_ih_l1"].shape == (4 * 16, 16)  # a 2-layer LSTM
+    if "data.dataset" in extra:
+        loaded = api.load(result.checkpoint, data_dir=data_dir)
+        assert loaded.task.classes[0] == "T-shirt/top"
+    if extra.get("model.bidirectional"):
+        assert weights["rnn.weight_ih_l0_reverse"].shape == (16, 28)
+        assert weights["extra_fc.0.weight"].shape == (32, 2 * 16)  # both directions, then fc
+        assert weights["fc.weight"].shape == (10, 32)
+        assert api.load(result.checkpoint, data_dir=data_dir).model.rnn.dropout == 0.2
+    expected_state = {"sgd": "momentum_buffer", "adam": "exp_avg", "adamw": "exp_avg",
+                      "rmsprop": "square_avg"}[cfg.train.optimizer]  # fmt: skip
+    assert expected_state in optimizer["state"][0]
+    if cfg.train.optimizer in ("sgd", "rmsprop"):
+        assert group["momentum"] == cfg.train.momentum
+    assert group["weight_decay"] == cfg.train.weight_decay
+    if cfg.train.optimizer == "adamw":  # torch's Adam says False here (older torch: no key)
+        assert group.get("decoupled_weight_decay", True) is True
+    # the learning rate of the last step is the schedule's
+    last = result.iteration - 1
+    assert group["lr"] == pytest.approx(learning_rate(cfg.train, last, result.iteration))
+    if cfg.train.schedule != "none":
+        assert group["lr"] < cfg.train.lr
 
 
 @pytest.mark.parametrize(
@@ -85,7 +140,12 @@ def test_every_cell_trains(data_dir, tmp_path, cell):
         {"model.impl": "scratch", "model.cell": "lstm", "model.layers": 2},
         {"data.dataset": "fashion-mnist"},
         {"model.bidirectional": True, "model.fc_hidden": 32, "model.dropout": 0.2},
-        {"train.optimizer": "sgd", "train.momentum": 0.9, "train.schedule": "step"},
+        {
+            "train.optimizer": "sgd",
+            "train.momentum": 0.9,
+            "train.schedule": "step",
+            "train.lr_step": 4,
+        },
         {"train.optimizer": "adamw", "train.weight_decay": 0.01, "train.schedule": "cosine"},
         {"train.optimizer": "rmsprop", "train.clip_grad": 1.0, "train.warmup": 5},
         {"train.epochs": 0.5, "train.iters": 0},
@@ -98,10 +158,27 @@ def test_options_train(data_dir, tmp_path, extra):
         "sheet-rnn", overrides=over, data_dir=data_dir, runs_dir=tmp_path, verbose=False
     )
     assert result.status == "completed"
-    if "data.validation" in extra:
-        assert "val_acc" in result.metrics
     if "train.epochs" in extra:
         assert result.iteration == 10  # half of 1000 images / 50 per batch
+    _option_took_effect(extra, result, data_dir)
+
+
+def test_gradient_clipping_is_applied_at_every_step(data_dir, tmp_path, monkeypatch):
+    calls = []
+    real = nn.utils.clip_grad_norm_
+
+    def spy(parameters, max_norm, *args, **kwargs):
+        calls.append(max_norm)
+        return real(parameters, max_norm, *args, **kwargs)
+
+    monkeypatch.setattr(nn.utils, "clip_grad_norm_", spy)
+    over = quick(**{"model.hidden": 8, "train.iters": 6, "train.eval_every": 3})
+    api.train("sheet-rnn", overrides=over, data_dir=data_dir, runs_dir=tmp_path / "a",
+              verbose=False)  # fmt: skip
+    assert calls == []  # off by default
+    api.train("sheet-rnn", overrides={**over, "train.clip_grad": 0.5}, data_dir=data_dir,
+              runs_dir=tmp_path / "b", verbose=False)  # fmt: skip
+    assert calls == [0.5] * 6
 
 
 def test_permutation_is_stored_with_the_run(data_dir, tmp_path):
@@ -129,7 +206,19 @@ def test_resume_continues_exactly(data_dir, tmp_path):
     straight, half, resumed = train_straight_and_resumed(
         "sheet-lstm", over, total=200, stop=100, runs_dir=tmp_path, data_dir=data_dir
     )
+    # the helper checked the iterations (200, 100, 200); the first part's weights differ too
+    stopped = torch.load(tmp_path / "stopped.pt", weights_only=True)
+    assert stopped["iteration"] == 100
+    final = params(straight.checkpoint)
+    assert not all(torch.equal(stopped["model"][k], v) for k, v in final.items())
     assert_same_parameters(straight.checkpoint, resumed.checkpoint)
+    # and Adam's moments: a further resume would go on exactly as well
+    opt_a, opt_b = (torch.load(r.checkpoint, weights_only=True)["optimizer"]["state"]
+                    for r in (straight, resumed))  # fmt: skip
+    assert opt_a.keys() == opt_b.keys() and len(opt_a) > 0
+    for i in opt_a:
+        for name, value in opt_a[i].items():
+            assert torch.equal(torch.as_tensor(value), torch.as_tensor(opt_b[i][name])), (i, name)
     assert resumed.run_id == half.run_id  # the same run continues in the store
     assert [h["iteration"] for h in resumed.history] == [50, 100, 150, 200]
 
@@ -139,9 +228,10 @@ def test_resume_mid_epoch_after_an_extra_evaluation(data_dir, tmp_path, order):
     """The first part stops at 110 (mid-epoch, not an evaluation step), so it ends with an
     evaluation the straight run does not make; the batches after it must not change."""
     over = quick(**{"data.order": order, "train.eval_every": 50, "model.hidden": 16})
-    straight, _, resumed = train_straight_and_resumed(
+    straight, first, resumed = train_straight_and_resumed(
         "sheet-rnn", over, total=200, stop=110, runs_dir=tmp_path, data_dir=data_dir
     )
+    assert [h["iteration"] for h in first.history] == [50, 100, 110]  # the extra evaluation
     assert_same_parameters(straight.checkpoint, resumed.checkpoint)
 
 
@@ -231,8 +321,15 @@ def test_evaluate_and_predict(data_dir, tmp_path):
     assert len(ev["per_class_acc"]) == 10
     rows = api.predict(result.checkpoint, indices=[0, 1], data_dir=data_dir)
     assert [r["label"] for r in rows] == ["7", "2"]
-    assert all(abs(sum(p for _, p in r["top"]) - r["probability"]) < 1 for r in rows)
-    assert rows[0]["top"][0][0] == rows[0]["predicted"]
+    for row in rows:  # the top 3 classes, likeliest first, of one probability distribution
+        probs = [p for _, p in row["top"]]
+        assert len(row["top"]) == 3 and len({c for c, _ in row["top"]}) == 3
+        assert row["top"][0] == (row["predicted"], row["probability"])
+        assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1 + 1e-6
+    # the same model on the same images: predict's class is evaluate's
+    predicted = [int(r["predicted"]) for r in rows]
+    confusion_rows = [matrix[int(r["label"])] for r in rows]
+    assert all(row[p] > 0 for row, p in zip(confusion_rows, predicted))
 
 
 def test_predict_a_png(data_dir, tmp_path):
@@ -268,7 +365,7 @@ def test_checkpoint_that_does_not_match_the_model(data_dir, tmp_path):
     payload["config"]["model"]["hidden"] = 64
     bad = tmp_path / "bad.pt"
     torch.save(payload, bad)
-    with pytest.raises(CheckpointError, match=r"does not match the model: rnn.weight_ih_l0 is"):
+    with pytest.raises(CheckpointError, match=r"does not match the model \(rnn.weight_ih_l0 is"):
         api.evaluate(bad, data_dir=data_dir)
     # damaged copies of a real checkpoint: cut short, or an entry removed
     raw = result.checkpoint.read_bytes()
@@ -369,18 +466,24 @@ def test_batch_larger_than_the_data(data_dir, tmp_path):
         )
 
 
-def test_unwritable_runs_folder(data_dir, tmp_path):
+def test_unwritable_runs_folder(data_dir, tmp_path, unwritable_folder):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     with pytest.raises(RnnlabError, match="choose a writable folder with --runs-dir"):
         api.train(
             "seed-c", overrides=quick(), data_dir=data_dir, runs_dir=blocker / "runs", verbose=False
         )
+    assert blocker.read_text() == "x"
+    # a folder that exists but refuses new files
+    runs = unwritable_folder / "runs"
+    with pytest.raises(RnnlabError, match=f"cannot write the results store in {runs} .*--runs-dir"):
+        api.train("seed-c", overrides=quick(), data_dir=data_dir, runs_dir=runs, verbose=False)
+    assert not runs.exists()
 
 
 def test_save_writes_a_loadable_copy(data_dir, tmp_path):
     target = tmp_path / "rnn.pt"
-    api.train(
+    result = api.train(
         "lstm-2ep",
         overrides=quick(**{"train.iters": 4, "model.hidden": 8}),
         data_dir=data_dir,
@@ -390,6 +493,9 @@ def test_save_writes_a_loadable_copy(data_dir, tmp_path):
     )
     info = api.inspect(target)
     assert info["config"]["name"] == "lstm-2ep" and info["total"] > 0
+    assert_same_parameters(target, result.checkpoint)  # a copy of the trained model
+    copy = api.evaluate(target, data_dir=data_dir)
+    assert copy["test_acc"] == pytest.approx(result.metrics["test_acc"], abs=1e-6)
 
 
 def test_same_seed_same_result_other_seed_differs(data_dir, tmp_path):
@@ -529,6 +635,22 @@ def test_atomic_files_get_the_mode_open_would_give(tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o640  # not mkstemp's private 0600
+
+
+def test_an_interrupted_write_leaves_the_old_file_whole(tmp_path):
+    from rnnlab.results.atomic import atomic_write
+
+    target = tmp_path / "last.pt"
+    target.write_bytes(b"the good checkpoint")
+
+    def half_then_fail(f):
+        f.write(b"half of a new one")
+        raise KeyboardInterrupt  # Ctrl-C, a full disk, a crash: mid-write
+
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(target, half_then_fail)
+    assert target.read_bytes() == b"the good checkpoint"
+    assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]  # no temporary file left
 
 
 @pytest.mark.parametrize(

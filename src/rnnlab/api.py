@@ -37,6 +37,7 @@ from rnnlab.tasks import get_task_class
 from rnnlab.tasks.base import Task
 from rnnlab.tasks.sizing import (
     build_model_without_data,
+    config_mismatch,
     count_parameters,
     is_checkpoint_file,
     tensor_listing,
@@ -123,10 +124,8 @@ def train(
     data_path = resolve_data_dir(data_dir)
     runs_path = records.runs_folder_for(runs_dir, resume)
     check_runs_folder(runs_path)
-    store = None  # a new run's store is made once the data and model are known good
-    if state is not None:  # before anything is written, and before the data is read
-        store = ResultsStore(runs_path)
-        records.refuse_live_run(store, state, Path(resume))
+    if state is not None and (runs_path / DB_NAME).exists():  # before the data is read
+        records.refuse_live_run(ResultsStore(runs_path, readonly=True), state, Path(resume))
     device = resolve_device(cfg.device)
     if device.type == "cpu":
         tune_cpu_allocator()
@@ -153,7 +152,7 @@ def train(
                 "give --iters (or --epochs) beyond it to train on"
             )
 
-    store = store or ResultsStore(runs_path)
+    store = ResultsStore(runs_path)  # made only now: a refused run leaves nothing behind
     checkpoint = Path(resume) if resume is not None else None
     record = records.open_record(
         store, cfg, state=state, checkpoint=checkpoint, device=str(device),
@@ -420,7 +419,8 @@ def inspect(
 
 
 def _checkpoint_tensors(path: Path, overrides: Any) -> dict[str, Any]:
-    """inspect of a checkpoint: the tensors it holds, read without building the model."""
+    """inspect of a checkpoint: the tensors it holds, as they are, and whether they fit the
+    model its config describes (evaluate, predict and resume refuse one that does not)."""
     if overrides:
         raise ConfigError(
             f"{path} is a checkpoint, whose model is fixed; give overrides with a preset "
@@ -429,7 +429,8 @@ def _checkpoint_tensors(path: Path, overrides: Any) -> dict[str, Any]:
     payload = ckpt.load_checkpoint(path)
     source = f"checkpoint {path} (iteration {payload.get('iteration')})"
     shapes = {k: tuple(v.shape) for k, v in payload["model"].items()}
-    return tensor_listing(source, from_dict(payload["config"]), shapes)
+    cfg = from_dict(payload["config"])
+    return tensor_listing(source, cfg, shapes, config_mismatch(cfg, payload["model"]))
 
 
 def runs(

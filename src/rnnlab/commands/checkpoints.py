@@ -75,6 +75,11 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         f"task {info['config']['task']}: {m['cell']}, hidden {m['hidden']}, layers {m['layers']}"
         f"{', bidirectional' if m['bidirectional'] else ''}"
     )
+    if info["mismatch"]:
+        print(
+            f"  these tensors do not fit the model its config describes ({info['mismatch']}): "
+            "the checkpoint is damaged or was edited; evaluate, predict and --resume refuse it"
+        )
     width = max(len(p[0]) for p in info["parameters"])
     for name, shape, count in info["parameters"]:
         print(f"  {name:<{width}}  {'x'.join(map(str, shape)):>12}  {count:>10,}")

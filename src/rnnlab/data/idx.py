@@ -38,7 +38,12 @@ def read_bytes(path: Path) -> bytes:
 
 def parse_idx(data: bytes, origin: str = "IDX data") -> np.ndarray:
     """Decode IDX bytes into an array, checking the magic number and the size."""
-    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _DTYPES:
+    if len(data) < 4:  # an empty file, or one cut short in its first bytes
+        raise DataError(
+            f"{origin} is empty or truncated ({len(data)} bytes); delete it and download it "
+            "again (--download)"
+        )
+    if data[0] != 0 or data[1] != 0 or data[2] not in _DTYPES:
         raise DataError(f"{origin} is not an IDX file (wrong magic number); is it the right file?")
     ndim = data[3]
     header = 4 + 4 * ndim

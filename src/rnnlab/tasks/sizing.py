@@ -14,6 +14,7 @@ from rnnlab.config import RunConfig
 from rnnlab.data.paths import resolve_data_dir
 from rnnlab.errors import DataError
 from rnnlab.tasks import get_task_class
+from rnnlab.training.checkpoint import state_mismatch
 
 
 def build_model_without_data(cfg: RunConfig, data_dir: str | Path | None = None) -> nn.Module:
@@ -40,16 +41,26 @@ def parameter_count(cfg: RunConfig, data_dir: str | Path | None = None) -> int |
 
 
 def tensor_listing(
-    source: str, cfg: RunConfig, shapes: dict[str, tuple[int, ...]]
+    source: str, cfg: RunConfig, shapes: dict[str, tuple[int, ...]], mismatch: str | None = None
 ) -> dict[str, Any]:
-    """What `inspect` reports: each tensor's name, shape and count, and the total."""
+    """What `inspect` reports: each tensor's name, shape and count, the total, and for a
+    checkpoint why its tensors do not fit the model its config describes (None: they fit)."""
     params = [(name, shape, math.prod(shape)) for name, shape in shapes.items()]
     return {
         "source": source,
         "config": cfg.to_dict(),
         "parameters": params,
         "total": sum(p[2] for p in params),
+        "mismatch": mismatch,
     }
+
+
+def config_mismatch(cfg: RunConfig, state: dict[str, Any]) -> str | None:
+    """Why a checkpoint's tensors do not fit the model its own config describes (it was
+    damaged or edited), or None. Checked where the model builds from shapes alone; a model
+    sized by its data (a vocabulary) is not built here, and counts as fitting."""
+    builder = getattr(get_task_class(cfg.task), "model_from_config", None)
+    return state_mismatch(builder(cfg), state) if builder is not None else None
 
 
 def is_checkpoint_file(path: Path) -> bool:

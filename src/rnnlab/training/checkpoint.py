@@ -144,27 +144,35 @@ def check_save_target(save: str | Path) -> None:
         ) from None
 
 
-def load_model_state(model: torch.nn.Module, state: dict[str, Any], origin: str) -> None:
-    """load_state_dict with a one-line explanation when the shapes or names do not fit."""
+def state_mismatch(model: torch.nn.Module, state: dict[str, Any]) -> str | None:
+    """Why `state` does not fit `model` (a tensor missing, unexpected or of another shape),
+    or None when it fits. A non-tensor entry is damage, said by load_model_state."""
     own = model.state_dict()
     missing = sorted(set(own) - set(state))
     extra = sorted(set(state) - set(own))
     if missing or extra:
-        what = f"missing {missing[0]}" if missing else f"unexpected {extra[0]}"
-        raise CheckpointError(
-            f"checkpoint {origin} does not match the model ({what}); build the model with "
-            "the checkpoint's own config (rnnlab inspect CKPT shows it)"
-        )
+        return f"missing {missing[0]}" if missing else f"unexpected {extra[0]}"
+    for name, tensor in state.items():
+        if isinstance(tensor, torch.Tensor) and tuple(own[name].shape) != tuple(tensor.shape):
+            return (
+                f"{name} is {tuple(tensor.shape)} in the checkpoint but "
+                f"{tuple(own[name].shape)} in the model"
+            )
+    return None
+
+
+def load_model_state(model: torch.nn.Module, state: dict[str, Any], origin: str) -> None:
+    """load_state_dict with a one-line explanation when the shapes or names do not fit."""
     for name, tensor in state.items():
         if not isinstance(tensor, torch.Tensor):
             raise CheckpointError(
                 f"checkpoint {origin} is damaged: its {name} is a {type(tensor).__name__}, "
                 "not a tensor; use another checkpoint of the run (last.pt / best.pt)"
             )
-        if tuple(own[name].shape) != tuple(tensor.shape):
-            raise CheckpointError(
-                f"checkpoint {origin} does not match the model: {name} is "
-                f"{tuple(tensor.shape)} in the checkpoint but {tuple(own[name].shape)} in the "
-                "model; use the checkpoint's own config (rnnlab inspect CKPT shows it)"
-            )
+    mismatch = state_mismatch(model, state)
+    if mismatch is not None:
+        raise CheckpointError(
+            f"checkpoint {origin} does not match the model ({mismatch}); use the checkpoint's "
+            "own config (rnnlab inspect CKPT shows it)"
+        )
     model.load_state_dict(state)
