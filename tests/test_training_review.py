@@ -127,3 +127,41 @@ def test_ctrl_c_after_a_gradient_overflow_keeps_the_last_good_checkpoint(
     payload = torch.load(run["checkpoint"], weights_only=True)
     assert payload["iteration"] == 10
     assert all(torch.isfinite(t).all() for t in payload["model"].values())
+
+
+def test_a_new_run_from_a_checkpoint_starts_with_its_metrics_and_its_last_good_checkpoint(
+    tmp_path, monkeypatch
+):
+    """A run started from another run's best.pt holds the curve that led there (as its
+    result.json does), and a divergence before its own first save names that checkpoint."""
+    first = hihell(tmp_path, **{"train.iters": 20, "train.eval_every": 5})
+    best = first.checkpoint.parent / "best.pt"
+    start = torch.load(best, weights_only=True)["iteration"]
+    resumed = api.train(
+        resume=best, overrides={"train.iters": 30}, runs_dir=tmp_path, verbose=False
+    )
+    assert resumed.run_id != first.run_id  # best.pt starts a new run
+    logged = [h["iteration"] for h in ResultsStore(tmp_path).metrics(resumed.run_id)]
+    assert logged == [h["iteration"] for h in resumed.history]
+    assert logged[0] == 5 and start in logged and logged[-1] == 30
+
+    from rnnlab.tasks.hihell import HihellTask
+
+    monkeypatch.setattr(HihellTask, "loss", lambda *a: (torch.tensor(float("nan")), {}))
+    with pytest.raises(TrainingDiverged, match=f"last good checkpoint: {best}"):
+        api.train(resume=best, overrides={"train.iters": 30}, runs_dir=tmp_path, verbose=False)
+
+
+def test_evaluate_scores_in_the_run_precision(data_dir, tmp_path, monkeypatch):
+    """`rnnlab evaluate` reproduces the run's own last evaluation, bf16 runs included."""
+    from rnnlab.training import runtime
+
+    monkeypatch.setattr(runtime, "cpu_bf16_fast", lambda: True)
+    monkeypatch.setattr(api, "cpu_bf16_fast", lambda: True)
+    over = {**QUICK, "train.iters": 20, "model.hidden": 16, "train.precision": "bf16"}
+    run = api.train("sheet-rnn", overrides=over, data_dir=data_dir, runs_dir=tmp_path,
+                    verbose=False)  # fmt: skip
+    scored = api.evaluate(run.checkpoint, data_dir=data_dir, device="cpu")
+    assert scored["precision"] == "bf16"
+    assert scored["test_acc"] == run.metrics["test_acc"]
+    assert scored["test_loss"] == run.metrics["test_loss"]

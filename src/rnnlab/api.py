@@ -46,6 +46,8 @@ from rnnlab.training import checkpoint as ckpt
 from rnnlab.training.allocator import tune_cpu_allocator
 from rnnlab.training.crowding import CpuWatch, crowding_note
 from rnnlab.training.runtime import (
+    autocast,
+    cpu_bf16_fast,
     resolve_device,
     resolve_precision,
     seed_everything,
@@ -172,6 +174,7 @@ def train(
             run_id=record.run_id,
             run_dir=record.run_dir,
             resume_state=state,
+            resumed_from=checkpoint,
             verbose=verbose,
             on_evaluate=on_evaluate,
         )
@@ -306,15 +309,23 @@ def evaluate(
     and the confusion matrix."""
     loaded = load(checkpoint, data_dir=data_dir, device=device)
     start = time.perf_counter()
-    result: dict[str, Any] = dict(loaded.task.evaluate(loaded.model))
-    confusion = getattr(loaded.task, "confusion", None)
-    if confusion is not None:
-        matrix = confusion(loaded.model)
+    # the run's own precision, so the figures are the ones its evaluations printed; a bf16
+    # run scored on a CPU without native bf16 is scored in fp32
+    dev = next(loaded.model.parameters()).device
+    precision = str(loaded.payload.get("precision") or "fp32")
+    if precision == "bf16" and dev.type == "cpu" and not cpu_bf16_fast():
+        precision = "fp32"
+    with autocast(dev, precision):
+        result: dict[str, Any] = dict(loaded.task.evaluate(loaded.model))
+        confusion = getattr(loaded.task, "confusion", None)
+        matrix = confusion(loaded.model) if confusion is not None else None
+    if matrix is not None:
         totals = matrix.sum(1).clamp(min=1)
         result["classes"] = list(loaded.task.classes)
         result["per_class_acc"] = (matrix.diag() / totals * 100).tolist()
         result["confusion"] = matrix.tolist()
     result["iteration"] = loaded.payload.get("iteration")
+    result["precision"] = precision
     result["seconds"] = time.perf_counter() - start
     return result
 

@@ -98,10 +98,18 @@ def prepare_folder(
 ) -> None:
     """Claim a new run's folder, store the config the run trains with (config.toml too), and
     for a resume that trains on, when and from where it resumed and what it changed: the
-    stored config is the latest, so what it was before is kept there."""
+    stored config is the latest, so what it was before is kept there. A new run started
+    from a checkpoint takes its metrics so far."""
     if not record.continued:
         record.run_dir = claim_run_folder(record.run_dir)
     record.store.update_run(record.run_id, run_dir=str(record.run_dir), config=cfg.to_dict())
+    if state is not None and not record.continued:
+        # a new run from another run's state: the curve that led there is this run's too,
+        # as in its checkpoints and result.json, so a report draws it whole
+        for row in state.get("history") or []:
+            metrics = {k: v for k, v in row.items() if k not in ("iteration", "wall_time")}
+            wall = float(row.get("wall_time") or 0.0)
+            record.store.log_metrics(record.run_id, int(row["iteration"]), metrics, wall)
     if state is not None and checkpoint is not None and int(state["iteration"]) < total:
         record.store.add_resume(
             record.run_id,

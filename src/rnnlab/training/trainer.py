@@ -96,6 +96,7 @@ class Trainer:
         run_id: int,
         run_dir: Path,
         resume_state: dict[str, Any] | None = None,
+        resumed_from: Path | None = None,
         verbose: bool = True,
         on_evaluate: EvalHook | None = None,
     ) -> None:
@@ -114,6 +115,7 @@ class Trainer:
         self.prior_samples = 0
         self.running: dict[str, Any] = {}
         self.saved_iteration = 0  # the iteration last.pt holds
+        self.resumed_from = resumed_from  # the checkpoint resume_state came from
         if resume_state is not None:
             self._restore(resume_state)
 
@@ -186,7 +188,8 @@ class Trainer:
         loss_sum = float(self.running.get("loss_sum", 0.0))
         loss_count = int(self.running.get("loss_count", 0))
         extras_sum: dict[str, float] = dict(self.running.get("extras_sum", {}))
-        last_good = self.last_path if self.last_path.exists() else None
+        # before this run's own first save, the checkpoint it started from is the good one
+        last_good = self.last_path if self.last_path.exists() else self.resumed_from
 
         self.store.update_run(
             self.run_id,
