@@ -76,21 +76,30 @@ def test_an_unchanged_resume_keeps_the_optimizer_state(tmp_path):
     assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
 
 
+def overflow_at(monkeypatch, at: int, ctrl_c: bool = False) -> None:
+    """Make the classifier's step at 0-based iteration `at` overflow a gradient while the loss
+    stays finite (its value is unchanged, its gradient infinite); `ctrl_c` presses Ctrl-C in
+    that iteration too."""
+    original = ClassifyTask.loss
+
+    def loss(self, model, batch, iteration):
+        value, extra = original(self, model, batch, iteration)
+        if iteration == at:
+            if ctrl_c:
+                press_ctrl_c()
+            b = model.fc.bias[0]
+            value = value + 1e-30 * torch.sqrt(b - b.detach())
+            assert torch.isfinite(value)
+        return value, extra
+
+    monkeypatch.setattr(ClassifyTask, "loss", loss)
+
+
 def test_weights_that_overflow_under_a_finite_loss_are_not_saved(data_dir, tmp_path, monkeypatch):
     """A gradient can overflow while the loss is still finite (an exploding RNN): the step
     makes the weights NaN, and the evaluation right after it saved them as last.pt, which
     the divergence message then called the last good checkpoint."""
-    original = ClassifyTask.loss
-
-    def overflow_at_iteration_20(self, model, batch, iteration):
-        loss, extra = original(self, model, batch, iteration)
-        if iteration == 19:  # the step before the evaluation at 20
-            b = model.fc.bias[0]
-            loss = loss + 1e-30 * torch.sqrt(b - b.detach())  # value 0, gradient inf
-            assert torch.isfinite(loss)
-        return loss, extra
-
-    monkeypatch.setattr(ClassifyTask, "loss", overflow_at_iteration_20)
+    overflow_at(monkeypatch, 19)  # the step before the evaluation at 20
     over = {**QUICK, "train.iters": 40, "model.hidden": 16}
     with pytest.raises(TrainingDiverged, match="last good checkpoint: .*last.pt"):
         api.train("sheet-rnn", overrides=over, data_dir=data_dir, runs_dir=tmp_path, verbose=False)
@@ -108,17 +117,7 @@ def test_ctrl_c_after_a_gradient_overflow_keeps_the_last_good_checkpoint(
 ):
     """Ctrl-C in the iteration whose step broke the weights: the save on Ctrl-C must not
     write them over the last good last.pt."""
-    original = ClassifyTask.loss
-
-    def overflow_and_ctrl_c_at_iteration_15(self, model, batch, iteration):
-        loss, extra = original(self, model, batch, iteration)
-        if iteration == 14:
-            press_ctrl_c()
-            b = model.fc.bias[0]
-            loss = loss + 1e-30 * torch.sqrt(b - b.detach())  # value 0, gradient inf
-        return loss, extra
-
-    monkeypatch.setattr(ClassifyTask, "loss", overflow_and_ctrl_c_at_iteration_15)
+    overflow_at(monkeypatch, 14, ctrl_c=True)
     over = {**QUICK, "train.iters": 40, "model.hidden": 16}
     with pytest.raises(TrainingInterrupted, match="nan or infinite.*not saved.*iteration 10"):
         api.train("sheet-rnn", overrides=over, data_dir=data_dir, runs_dir=tmp_path, verbose=False)
