@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import statistics
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -46,6 +47,7 @@ def summarise(outcomes: list[RunOutcome], metric: str, planned: list[PlannedRun]
     rows = []
     for members in groups.values():
         values = [o.metrics[metric] for o, _ in members if o.status != "diverged"]
+        speeds = [o.samples_per_sec for o, _ in members if o.samples_per_sec > 0]
         first, run = members[0]
         rows.append(
             Row(
@@ -61,7 +63,8 @@ def summarise(outcomes: list[RunOutcome], metric: str, planned: list[PlannedRun]
                 stopped=sum(o.status == "stopped" for o, _ in members),
                 parameters=first.parameters,
                 seconds=statistics.fmean(o.wall_time for o, _ in members),
-                samples_per_sec=statistics.fmean(o.samples_per_sec for o, _ in members),
+                # a diverged run records no speed: average the runs that measured one
+                samples_per_sec=statistics.fmean(speeds) if speeds else 0.0,
                 published=_published(run, metric),
                 run_ids=[o.run_id for o, _ in members],
             )
@@ -91,6 +94,7 @@ def _same_recipe(cfg: RunConfig, reference: RunConfig) -> bool:
             c.data.dataset,
             c.data.view,
             c.data.train_limit,
+            c.data.validation,  # images held out of training: fewer to train on
             c.model,
             (t.iters, t.epochs, t.batch_size, t.optimizer, t.lr, t.momentum, t.weight_decay),
             (t.clip_grad, t.schedule, t.warmup),
@@ -181,19 +185,34 @@ def render_csv(result: ComparisonResult) -> str:
 
 
 def to_json(result: ComparisonResult) -> dict[str, Any]:
+    """The comparison as plain data; a mean of no runs (all diverged) is null, since NaN is
+    not JSON and strict readers (jq, JavaScript) refuse it."""
     best = result.best
-    return {
-        "name": result.name,
-        "source": result.source,
-        "metric": result.metric,
-        "higher_is_better": result.higher_is_better,
-        "axes": result.axes,
-        "seeds": result.seeds,
-        "best": asdict(best) if best is not None else None,
-        "rows": [asdict(r) for r in result.rows],
-        "runs": [asdict(r) for r in result.runs],
-        "files": {k: str(v) for k, v in result.files.items()},
-    }
+    return _finite(
+        {
+            "name": result.name,
+            "source": result.source,
+            "metric": result.metric,
+            "higher_is_better": result.higher_is_better,
+            "axes": result.axes,
+            "seeds": result.seeds,
+            "best": asdict(best) if best is not None else None,
+            "rows": [asdict(r) for r in result.rows],
+            "runs": [asdict(r) for r in result.runs],
+            "files": {k: str(v) for k, v in result.files.items()},
+        }
+    )
+
+
+def _finite(value: Any) -> Any:
+    """`value` with every NaN or infinite float, however deep, as None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 def write_tables(result: ComparisonResult) -> None:

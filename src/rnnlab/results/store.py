@@ -170,10 +170,11 @@ class ResultsStore:
                 where.append(f"{column} = ?")
                 args.append(value)
         if name:
-            # LIKE's own wildcards (% and _) are taken literally; only * is a wildcard.
-            escaped = name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            where.append("name LIKE ? ESCAPE '\\'")
-            args.append(escaped.replace("*", "%"))
+            # GLOB, not LIKE: case-sensitive, as a glob is (LIKE ignores ASCII case). Only *
+            # is a wildcard: GLOB's own ? and [ are matched literally, as [?] and [[].
+            escaped = "".join({"?": "[?]", "[": "[[]"}.get(c, c) for c in name)
+            where.append("name GLOB ?")
+            args.append(escaped)
         sql = "SELECT * FROM runs"
         if where:
             sql += " WHERE " + " AND ".join(where)
@@ -256,10 +257,12 @@ def _settle_orphans(db: sqlite3.Connection) -> None:
     rows = db.execute("SELECT id, owner FROM runs WHERE status = 'running'").fetchall()
     for row in rows:
         if owner_gone(row["owner"]):
+            # only while the dead process still owns it: a process that resumed the run
+            # since the look above is its live owner now
             db.execute(
                 "UPDATE runs SET status = 'interrupted', message = ?, updated = ? "
-                "WHERE id = ? AND status = 'running'",
-                (ORPHANED, time.time(), row["id"]),
+                "WHERE id = ? AND status = 'running' AND owner = ?",
+                (ORPHANED, time.time(), row["id"], row["owner"]),
             )
 
 

@@ -3,6 +3,7 @@ and report.json, each replaced in one step."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import tempfile
@@ -21,17 +22,25 @@ def default_slug(
 ) -> str:
     """The report's folder under RUNS/reports: the comparison's name, else one part per
     filter ("name-seed-c", "task-classify", "runs-3-5-8"), so different selections never
-    share a folder."""
+    share a folder. Where the parts cannot spell the selection exactly (a "*" or another
+    character a folder name drops, more than 8 run ids) a short hash of it is added:
+    --runs 1-9 and --runs 1-10, or --name 'seed*' and --name seedall, are two reports."""
     from rnnlab.results.records import slug
 
     if comparison:
         return slug(comparison)
     parts = []
+    exact = True
     for kind, value in (("group", group), ("name", name), ("task", task)):
         if value:
             parts.append(f"{kind}-{slug(value.replace('*', 'all'))}")
+            exact = exact and slug(value) == value
     if ids:
         parts.append("runs-" + "-".join(map(str, ids[:8])) + ("-more" if len(ids) > 8 else ""))
+        exact = exact and len(ids) <= 8
+    if not exact:
+        selection = json.dumps([group, name, task, list(ids or [])])
+        parts.append(hashlib.sha256(selection.encode("utf-8")).hexdigest()[:8])
     return "-".join(parts) or "all-runs"
 
 

@@ -92,6 +92,10 @@ def run_trial(optuna: Any, study: Any, store: Any, plan: SweepPlan) -> TrialReco
         run = find_run(store, plan.group, {"run_name": run_name, **attrs}, trial.datetime_start)
         if run is not None:
             trial.set_user_attr("run_id", run["id"])
+            if watcher.final_iteration is None and run.get("total_iterations"):
+                # a length in epochs: the trainer has recorded the iterations it makes, and
+                # the last evaluation must not prune a run that has trained its whole budget
+                watcher.final_iteration = int(run["total_iterations"])
 
     watcher = _Watcher(trial, plan, final, remember_run)
     common = {
