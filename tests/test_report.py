@@ -109,7 +109,7 @@ def test_comparison_report_plots_the_stores_curves_mean_and_std(runs_dir):
 
 def test_plain_runs_one_line_each_and_the_selection_filters(runs_dir):
     by_name = report(name="sheet-*", runs_dir=runs_dir)
-    assert by_name.run_ids == [5, 6] and by_name.folder.name == "name-sheet-all"
+    assert by_name.run_ids == [5, 6] and by_name.folder.name.startswith("name-sheet-all-")
     data = by_name.data
     assert data["mode"] == "runs" and data["varying"] == ["train.lr"]
     assert [c["label"] for c in data["configurations"]] == ["train.lr=0.001", "train.lr=0.01"]
