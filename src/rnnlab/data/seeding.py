@@ -26,7 +26,8 @@ def seeded_generator(seed: int, salt: int) -> torch.Generator:
     Draws made with it depend on nothing else, which is what lets a resumed run see exactly
     the batches it would have seen without the interruption.
     """
-    return torch.Generator().manual_seed(seed * 1_000_003 + salt)
+    # torch takes seeds below 2**64; any seed check_seed allows (up to 2**63-1) must fit.
+    return torch.Generator().manual_seed((seed * 1_000_003 + salt) % 2**64)
 
 
 def _global_draw() -> int:

@@ -56,6 +56,7 @@ def read_conllu(path: str | Path, *, limit: int = 0, hint: str = "") -> list[Sen
         ) from None
     except OSError as exc:
         raise DataError(f"cannot read {path} ({exc.strerror})") from None
+    text = text.removeprefix("\ufeff")  # a byte-order mark is not part of the first line
     _check_lines(text, path)
     sentences = []
     try:
