@@ -7,9 +7,12 @@ and the same network in a plain loop. rnnlab: the same network and optimizer thr
 (rnnlab.training.allocator). Both count training steps only (no evaluation), after the same
 warm-up, each in a fresh process. Two more lines split the gain: rnnlab with glibc's default
 malloc, and the seeds' recipe with rnnlab's malloc settings. Prints samples/s and the ratio
-as N.NNx.
+as N.NNx. With --device cuda both sides train on the GPU (the seeds' recipe as their GPU
+version: the model moved there, each batch copied there) and the malloc lines, CPU-only, are
+left out.
 
     python benchmarks/run.py [--quick] [--data-dir D] [--presets seed-c sheet-lstm] [--rounds R]
+                             [--device cpu|cuda]
 """
 
 from __future__ import annotations
@@ -67,19 +70,20 @@ class SeedModel(nn.Module):
         self.fc = nn.Linear(hidden, 10)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h0 = torch.zeros(self.layers, x.size(0), self.hidden).requires_grad_()
+        h0 = torch.zeros(self.layers, x.size(0), self.hidden, device=x.device).requires_grad_()
         if self.cell == "lstm":
-            c0 = torch.zeros(self.layers, x.size(0), self.hidden).requires_grad_()
+            c0 = torch.zeros(self.layers, x.size(0), self.hidden, device=x.device)
+            c0.requires_grad_()
             out, _ = self.rnn(x, (h0.detach(), c0.detach()))
         else:
             out, _ = self.rnn(x, h0.detach())
         return self.fc(out[:, -1, :])
 
 
-def seed_recipe(preset: str, images, labels, iters: int) -> float:
+def seed_recipe(preset: str, images, labels, iters: int, device: str = "cpu") -> float:
     cfg = make_config(preset)
     torch.manual_seed(0)
-    model = SeedModel(cfg.model.cell, cfg.model.hidden, cfg.model.layers)
+    model = SeedModel(cfg.model.cell, cfg.model.hidden, cfg.model.layers).to(device)
     opt_cls = torch.optim.SGD if cfg.train.optimizer == "sgd" else torch.optim.Adam
     optimizer = opt_cls(model.parameters(), lr=cfg.train.lr)
     loader = DataLoader(SeedMNIST(images, labels), batch_size=100, shuffle=True)
@@ -88,7 +92,7 @@ def seed_recipe(preset: str, images, labels, iters: int) -> float:
     start = time.perf_counter()
     while done < iters:
         for x, y in loader:
-            x = x.view(-1, 28, 28).requires_grad_()
+            x, y = x.view(-1, 28, 28).to(device).requires_grad_(), y.to(device)
             optimizer.zero_grad()
             loss = criterion(model(x), y)
             loss.backward()
@@ -96,11 +100,16 @@ def seed_recipe(preset: str, images, labels, iters: int) -> float:
             done += 1
             if done == iters:
                 break
+    if device != "cpu":
+        torch.cuda.synchronize()  # the GPU's queued steps belong to the time
     return iters * 100 / (time.perf_counter() - start)
 
 
-def rnnlab_run(preset: str, data_dir, iters: int, precision: str | None) -> float:
+def rnnlab_run(
+    preset: str, data_dir, iters: int, precision: str | None, device: str = "cpu"
+) -> float:
     overrides = {"train.iters": iters, "train.eval_every": iters, "data.test_limit": 100}
+    overrides["device"] = device
     if precision:
         overrides["train.precision"] = precision
     with tempfile.TemporaryDirectory() as runs:
@@ -120,22 +129,24 @@ VARIANTS = [
 ]
 
 
-def worker(side: str, preset: str, iters: int, data_dir, precision: str | None) -> float:
+def worker(
+    side: str, preset: str, iters: int, data_dir, precision: str | None, device: str
+) -> float:
     """One measurement, in this process; both sides get the same short warm-up first."""
     if side == "rnnlab":
-        rnnlab_run(preset, data_dir, 5, precision)
-        return rnnlab_run(preset, data_dir, iters, precision)
+        rnnlab_run(preset, data_dir, 5, precision, device)
+        return rnnlab_run(preset, data_dir, iters, precision, device)
     tune_cpu_allocator()  # honours RNNLAB_MALLOC, so 'default' leaves glibc alone
     images, labels = load_split(data_dir, get_dataset("mnist"), "train")
-    seed_recipe(preset, images, labels, 5)
-    return seed_recipe(preset, images, labels, iters)
+    seed_recipe(preset, images, labels, 5, device)
+    return seed_recipe(preset, images, labels, iters, device)
 
 
 def measure(
-    side: str, preset: str, iters: int, data_dir, malloc: str, precision: str | None
+    side: str, preset: str, iters: int, data_dir, malloc: str, precision: str | None, device: str
 ) -> float:
     cmd = [sys.executable, __file__, "--worker", side, "--presets", preset]
-    cmd += ["--iters", str(iters), "--data-dir", str(data_dir)]
+    cmd += ["--iters", str(iters), "--data-dir", str(data_dir), "--device", device]
     if precision:
         cmd += ["--precision", precision]
     env = {**os.environ, "RNNLAB_MALLOC": malloc}
@@ -152,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--presets", nargs="+", default=["seed-c", "sheet-lstm"])
     parser.add_argument("--iters", type=int, default=None)
     parser.add_argument("--rounds", type=int, default=None, help="repeats; medians are shown")
+    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     parser.add_argument("--worker", choices=["seeds", "rnnlab"], help=argparse.SUPPRESS)
     parser.add_argument("--precision", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -159,12 +171,17 @@ def main(argv: list[str] | None = None) -> int:
     rounds = args.rounds or (1 if args.quick else 3)
     data_dir = resolve_data_dir(args.data_dir)
     if args.worker:
-        sps = worker(args.worker, args.presets[0], iters, data_dir, args.precision)
+        sps = worker(args.worker, args.presets[0], iters, data_dir, args.precision, args.device)
         print(json.dumps({"samples_per_sec": sps}))
         return 0
 
+    gpu = args.device != "cpu"
+    if gpu and not torch.cuda.is_available():
+        raise SystemExit(f"--device {args.device} needs a CUDA GPU, and this torch sees none")
+    where = torch.cuda.get_device_name(args.device) if gpu else "CPU"
     print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cores; "
+        f"{where}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"{os.cpu_count()} cores; "
         f"{iters} iterations of batch 100 per measurement, median of {rounds} round(s), "
         "each measurement in a fresh process"
     )
@@ -172,13 +189,15 @@ def main(argv: list[str] | None = None) -> int:
     print(header)
     print("-" * len(header))
     for preset in args.presets:
-        variants = list(VARIANTS)
-        if make_config(preset).model.cell == "lstm" and cpu_bf16_fast():
+        variants = list(VARIANTS[:2] if gpu else VARIANTS)  # the malloc lines are CPU-only
+        if gpu or (make_config(preset).model.cell == "lstm" and cpu_bf16_fast()):
             variants.append(("rnnlab bf16", "rnnlab", "tuned", "bf16"))
         results: dict[str, list[float]] = {label: [] for label, *_ in variants}
         for _ in range(rounds):  # interleaved, so a slow spell of the machine hits every variant
             for label, side, malloc, precision in variants:
-                results[label].append(measure(side, preset, iters, data_dir, malloc, precision))
+                results[label].append(
+                    measure(side, preset, iters, data_dir, malloc, precision, args.device)
+                )
         base = statistics.median(results[variants[0][0]])
         for label, *_ in variants:
             sps = statistics.median(results[label])
