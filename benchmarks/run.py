@@ -159,9 +159,15 @@ def measure(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer iterations (CI-sized)")
-    parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--presets", nargs="+", default=["seed-c", "sheet-lstm"])
-    parser.add_argument("--iters", type=int, default=None)
+    parser.add_argument(
+        "--data-dir", default=None, help="data root (default: $RNNLAB_DATA, else the cache)"
+    )
+    parser.add_argument(
+        "--presets", nargs="+", default=["seed-c", "sheet-lstm"], help="presets to measure"
+    )
+    parser.add_argument(
+        "--iters", type=int, default=None, help="iterations per measurement (300; 60 --quick)"
+    )
     parser.add_argument("--rounds", type=int, default=None, help="repeats; medians are shown")
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     parser.add_argument("--worker", choices=["seeds", "rnnlab"], help=argparse.SUPPRESS)

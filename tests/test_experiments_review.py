@@ -141,3 +141,23 @@ def test_two_selections_never_share_a_report_folder():
     assert folder(ids=list(range(1, 10))) != folder(ids=list(range(1, 11)))
     assert folder(name="seed*") != folder(name="seedall")
     assert folder(name="seed-c") == "name-seed-c" and folder(ids=[3, 5, 8]) == "runs-3-5-8"
+
+
+def test_a_script_without_the_main_guard_gets_one_error_not_a_traceback_a_worker(tmp_path):
+    """compare(jobs=2) from a script without `if __name__ == "__main__":`: each spawned worker
+    re-imports the script and used to print its own traceback before the caller's error."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "noguard.py"
+    script.write_text(
+        "import rnnlab\n"
+        "rnnlab.compare('hihell', seeds=[0, 1], jobs=2, overrides={'train.iters': 5},\n"
+        f"               runs_dir={str(tmp_path / 'runs')!r}, verbose=False)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=240, cwd=tmp_path
+    )
+    assert done.returncode == 1
+    assert done.stderr.count("Traceback") == 1  # the caller's only
+    assert done.stderr.strip().splitlines()[-1].startswith("rnnlab.errors.RnnlabError: a worker")

@@ -164,3 +164,20 @@ def test_evaluate_scores_in_the_run_precision(data_dir, tmp_path, monkeypatch):
     assert scored["precision"] == "bf16"
     assert scored["test_acc"] == run.metrics["test_acc"]
     assert scored["test_loss"] == run.metrics["test_loss"]
+
+
+def test_with_a_validation_split_best_pt_is_chosen_on_it(data_dir, tmp_path):
+    """Choosing the best checkpoint on the test set would make its test figure optimistic:
+    with images held out of training, best.pt is the best on them."""
+    over = {**QUICK, "train.iters": 40, "model.hidden": 16, "data.validation": 200}
+    run = api.train("sheet-rnn", overrides=over, data_dir=data_dir, runs_dir=tmp_path,
+                    verbose=False)  # fmt: skip
+    best_val = max(h["val_acc"] for h in run.history)
+    assert run.best["val_acc"] == best_val
+    chosen = torch.load(run.checkpoint.parent / "best.pt", weights_only=True)
+    assert chosen["iteration"] == run.best["iteration"]
+    first = next(h for h in run.history if h["val_acc"] == best_val)
+    assert run.best["iteration"] == first["iteration"]
+    plain = api.train("sheet-rnn", overrides={**over, "data.validation": 0},
+                      data_dir=data_dir, runs_dir=tmp_path, verbose=False)  # fmt: skip
+    assert plain.best["test_acc"] == max(h["test_acc"] for h in plain.history)

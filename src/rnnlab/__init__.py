@@ -44,8 +44,8 @@ _MORE = {
 
 
 def __dir__() -> list[str]:
-    # the lazy names too, for tab completion and help()
-    return sorted(set(globals()) | _API | set(_MORE))
+    # the lazy names too, for tab completion and help(); not this module's own helpers
+    return sorted({"__version__", *_API, *_MORE})
 
 
 def __getattr__(name: str) -> Any:

@@ -98,17 +98,21 @@ def train(
     verbose: bool = True,
     group: str | None = None,
     on_evaluate: EvalHook | None = None,
+    device: str | None = None,
 ) -> RunResult:
     """Train one run and record it. With `resume`, continue a checkpoint exactly where it
     stopped (the config comes from the checkpoint; `overrides` may still change it, e.g. to
     train for more iterations). `group` files the run under a comparison or sweep in the
     results store; `on_evaluate(iteration, metrics)` is called after every evaluation and
-    ends the run early (status "stopped") when it returns true."""
+    ends the run early (status "stopped") when it returns true. `device` ("cuda", ...) is
+    the config's device field, as in overrides, named like the other functions' argument."""
     check_source(config)
     check_arguments(
         overrides=overrides, data_dir=data_dir, runs_dir=runs_dir, resume=resume, save=save,
-        verbose=verbose, group=group,
+        verbose=verbose, group=group, device=device,
     )  # fmt: skip
+    if device is not None:
+        overrides = [f"{k}={v}" for k, v in [*override_items(overrides), ("device", device)]]
     if on_evaluate is not None and not callable(on_evaluate):
         raise ConfigError(
             f"on_evaluate must be a function (iteration, metrics) -> bool, got {on_evaluate!r}"

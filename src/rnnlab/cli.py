@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from rnnlab import __version__
 from rnnlab.config import check_overrides, coerce_value
 from rnnlab.errors import ConfigError, RnnlabError, TrainingInterrupted
 
@@ -208,6 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Build, train, compare and tune recurrent neural networks.",
         epilog="rnnlab COMMAND --help shows a command's options.",
         formatter_class=CommandListFormatter,
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"rnnlab {__version__}", help="print the version"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 

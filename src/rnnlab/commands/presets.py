@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from rnnlab.cli import add_common_args
+
 
 def cmd_presets(args: argparse.Namespace) -> int:
     from rnnlab.config import presets
@@ -15,4 +17,5 @@ def cmd_presets(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("presets", help="list the shipped presets")
+    add_common_args(p, overrides=False, data=False, runs=False)  # accepted, as everywhere
     p.set_defaults(func=cmd_presets)

@@ -79,7 +79,7 @@ def open_record(
         precision=precision,
         config=cfg.to_dict(),
         versions=versions(),
-        data_dir=str(data_dir),
+        data_dir=str(Path(data_dir).resolve()),  # meaningful from any working directory
         group_name=group,
         owner=this_process(),
     )

@@ -31,13 +31,19 @@ class Task:
 
     name: ClassVar[str] = ""
     DataConfig: ClassVar[type] = NoData
-    primary_metric: ClassVar[str] = "test_acc"  # the metric that picks the best checkpoint
+    primary_metric: ClassVar[str] = "test_acc"  # the metric a run reports and is compared on
     higher_is_better: ClassVar[bool] = True
     # The data each recorded metric is measured on: "training", "validation" (held out from
     # training, fit to tune on) or "test" (for reporting only). A sweep reads this to tune
     # only on validation data and to say honestly where its objective comes from; names
     # missing here follow their prefix (see `metric_split`).
     metric_splits: ClassVar[dict[str, str]] = {}
+
+    @property
+    def selection_metric(self) -> str:
+        """The metric that picks best.pt: the primary one, unless the task holds data out of
+        training to choose on (then never the test set)."""
+        return self.primary_metric
 
     def __init__(
         self,

@@ -53,6 +53,11 @@ class ClassifyTask(Task):
         "test_acc": "test",
     }
 
+    @property
+    def selection_metric(self) -> str:
+        # with images held out of training, best.pt is chosen on them, not on the test set
+        return "val_acc" if self.val_x is not None else self.primary_metric
+
     def __init__(
         self,
         config: RunConfig,

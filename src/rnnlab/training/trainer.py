@@ -371,7 +371,7 @@ class Trainer:
         row = {"iteration": self.iteration, "wall_time": round(wall, 3), **train_metrics, **metrics}
         self.history.append(row)
         self.store.log_metrics(self.run_id, self.iteration, {**train_metrics, **metrics}, wall)
-        key = self.task.primary_metric
+        key = self.task.selection_metric
         value = metrics[key]
         improved = not self.best or (
             value > self.best[key] if self.task.higher_is_better else value < self.best[key]

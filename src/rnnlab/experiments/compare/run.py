@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,6 +70,11 @@ def compare(
     from rnnlab.experiments.table import summarise, write_tables
     from rnnlab.results.store import ResultsStore
 
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        # A worker starting up, as it re-imports a script that calls compare(jobs > 1)
+        # without the `__main__` guard: it leaves at once and silently, so the caller's
+        # one error (a broken worker pool) is all the user reads, not one traceback a worker.
+        raise SystemExit(1)
     plan = plan_comparison(
         source, study=study, grid=grid, seeds=seeds, overrides=overrides, name=name,
         metric=metric, jobs=jobs, data_dir=data_dir, runs_dir=runs_dir,
