@@ -141,6 +141,10 @@ def test_two_selections_never_share_a_report_folder():
     assert folder(ids=list(range(1, 10))) != folder(ids=list(range(1, 11)))
     assert folder(name="seed*") != folder(name="seedall")
     assert folder(name="seed-c") == "name-seed-c" and folder(ids=[3, 5, 8]) == "runs-3-5-8"
+    # a comparison by name or by group is one report; filtered further, another
+    by_name = default_slug("cells", "compare:cells", None, None, [])
+    assert by_name == default_slug(None, "compare:cells", None, None, []) == "cells"
+    assert default_slug("cells", "compare:cells", "x", None, []) != by_name
 
 
 def test_a_script_without_the_main_guard_gets_one_error_not_a_traceback_a_worker(tmp_path):

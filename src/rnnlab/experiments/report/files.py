@@ -20,15 +20,20 @@ from rnnlab.results.atomic import atomic_write, atomic_write_text
 def default_slug(
     comparison: str | None, group: str | None, name: str | None, task: str | None, ids: Any
 ) -> str:
-    """The report's folder under RUNS/reports: the comparison's name, else one part per
-    filter ("name-seed-c", "task-classify", "runs-3-5-8"), so different selections never
-    share a folder. Where the parts cannot spell the selection exactly (a "*" or another
-    character a folder name drops, more than 8 run ids) a short hash of it is added:
-    --runs 1-9 and --runs 1-10, or --name 'seed*' and --name seedall, are two reports."""
+    """The report's folder under RUNS/reports: the comparison's name (given by name or as
+    --group compare:NAME, and filtered no further), else one part per filter ("name-seed-c",
+    "task-classify", "runs-3-5-8"), so different selections never share a folder. Where the
+    parts cannot spell the selection exactly (a "*" or another character a folder name
+    drops, more than 8 run ids) a short hash of it is added: --runs 1-9 and --runs 1-10, or
+    --name 'seed*' and --name seedall, are two reports."""
     from rnnlab.results.records import slug
 
-    if comparison:
+    if group and group.startswith("compare:"):  # --group compare:NAME is comparison NAME
+        comparison = comparison or group[len("compare:") :]
+    if comparison and not (name or task or ids):
         return slug(comparison)
+    if comparison:  # filtered further: not the comparison's own report, nor its folder
+        group = f"compare:{comparison}"
     parts = []
     exact = True
     for kind, value in (("group", group), ("name", name), ("task", task)):
