@@ -184,7 +184,7 @@ def train(
         )
         nothing_left = state is not None and trainer.iteration >= trainer.total
         if verbose:
-            _announce(record, trainer, resume=resume, changes=changes, watch=watch)
+            _announce(record, trainer, resume, changes, watch, nothing_left=nothing_left)
         result = trainer.fit()
     except BaseException as exc:
         records.mark_unfinished(store, record.run_id, exc)
@@ -221,10 +221,11 @@ def _config_and_state(
 def _announce(
     record: records.RunRecord,
     trainer: Trainer,
-    *,
     resume: str | Path | None,
     changes: list[str],
     watch: CpuWatch,
+    *,
+    nothing_left: bool,
 ) -> None:
     """The run's header: which run, what it trains, on what, and anything to know first."""
     cfg, task = trainer.config, trainer.task
@@ -244,7 +245,7 @@ def _announce(
         print(f"Changed on resume: {'; '.join(changes)}", flush=True)
     for line in type(task).config_notes(cfg):
         print(line, flush=True)
-    if resume is not None and trainer.iteration >= trainer.total:
+    if nothing_left:
         print(
             f"Nothing left to train: the checkpoint is at iteration {trainer.iteration} "
             f"of {trainer.total}; give --iters (or --epochs) beyond it to train on",

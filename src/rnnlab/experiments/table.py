@@ -188,7 +188,7 @@ def to_json(result: ComparisonResult) -> dict[str, Any]:
     """The comparison as plain data; a mean of no runs (all diverged) is null, since NaN is
     not JSON and strict readers (jq, JavaScript) refuse it."""
     best = result.best
-    return _finite(
+    return json_safe(
         {
             "name": result.name,
             "source": result.source,
@@ -204,14 +204,15 @@ def to_json(result: ComparisonResult) -> dict[str, Any]:
     )
 
 
-def _finite(value: Any) -> Any:
-    """`value` with every NaN or infinite float, however deep, as None."""
+def json_safe(value: Any) -> Any:
+    """`value` with every NaN or infinite float, however deep, as None: the comparison's
+    files and report.json stay strict JSON that any reader takes."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
+        return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
+        return [json_safe(v) for v in value]
     return value
 
 

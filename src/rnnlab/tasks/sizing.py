@@ -17,14 +17,22 @@ from rnnlab.tasks import get_task_class
 from rnnlab.training.checkpoint import state_mismatch
 
 
+def model_from_shapes(cfg: RunConfig) -> nn.Module | None:
+    """The model a config describes, where its task builds it from shapes alone; None where
+    the data sizes it (a vocabulary decides the embedding size, say)."""
+    builder = getattr(get_task_class(cfg.task), "model_from_config", None)
+    return builder(cfg) if builder is not None else None
+
+
 def build_model_without_data(cfg: RunConfig, data_dir: str | Path | None = None) -> nn.Module:
     """The model a config describes: from shapes alone where the task can (no data read),
-    else from the task's data (a vocabulary decides the embedding size, say)."""
-    task_cls = get_task_class(cfg.task)
-    builder = getattr(task_cls, "model_from_config", None)
-    if builder is not None:
-        return builder(cfg)
-    return task_cls(cfg, resolve_data_dir(data_dir), torch.device("cpu")).build_model()
+    else from the task's data."""
+    model = model_from_shapes(cfg)
+    if model is not None:
+        return model
+    return get_task_class(cfg.task)(
+        cfg, resolve_data_dir(data_dir), torch.device("cpu")
+    ).build_model()
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -59,8 +67,8 @@ def config_mismatch(cfg: RunConfig, state: dict[str, Any]) -> str | None:
     """Why a checkpoint's tensors do not fit the model its own config describes (it was
     damaged or edited), or None. Checked where the model builds from shapes alone; a model
     sized by its data (a vocabulary) is not built here, and counts as fitting."""
-    builder = getattr(get_task_class(cfg.task), "model_from_config", None)
-    return state_mismatch(builder(cfg), state) if builder is not None else None
+    model = model_from_shapes(cfg)
+    return state_mismatch(model, state) if model is not None else None
 
 
 def is_checkpoint_file(path: Path) -> bool:

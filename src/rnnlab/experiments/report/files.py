@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from rnnlab.errors import RnnlabError
 from rnnlab.experiments.report.gather import LOSS_METRIC
 from rnnlab.experiments.report.page import render_html
 from rnnlab.experiments.report.plots import plot_curves, plot_final
+from rnnlab.experiments.table import json_safe
 from rnnlab.results.atomic import atomic_write, atomic_write_text
 
 
@@ -63,17 +63,6 @@ def check_writable(folder: Path) -> None:
         ) from None
 
 
-def _plain(value: Any) -> Any:
-    """NaN and infinities as null: report.json stays strict JSON that any reader takes."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
 def write_report(folder: Path, data: dict[str, Any]) -> dict[str, Path]:
     """Draw the figures and write every file of the report; their paths by kind."""
 
@@ -94,6 +83,6 @@ def write_report(folder: Path, data: dict[str, Any]) -> dict[str, Path]:
     for key, png in images.items():
         atomic_write(files[key], lambda f, png=png: f.write(png))
     atomic_write_text(files["html"], render_html(data, images))
-    text = json.dumps(_plain(data), indent=2, default=str, allow_nan=False)
+    text = json.dumps(json_safe(data), indent=2, default=str, allow_nan=False)
     atomic_write_text(files["json"], text + "\n")
     return files
