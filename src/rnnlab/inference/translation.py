@@ -32,12 +32,17 @@ def _translate(checkpoint: str | Path, texts: Iterable[str], device: str) -> lis
     except TypeError:
         raise ConfigError(f"translate_many takes a list of strings, got {texts!r}") from None
     if not texts:
-        raise ConfigError('nothing to translate: give at least one input, e.g. "123+45"')
+        raise ConfigError(
+            "nothing to translate: give at least one input, e.g. 0123456789 or 123+45"
+        )
     for number, text in enumerate(texts, 1):
         if not isinstance(text, str):
             raise ConfigError(f"input {number} is not a string (got {text!r})")
         if not text:
-            raise ConfigError(f'input {number} is empty; give a string such as "123+45"')
+            raise ConfigError(
+                f"input {number} is empty; give digits to reverse or sort (e.g. 0123456789) "
+                "or a sum (e.g. 123+45)"
+            )
     loaded = load(checkpoint, device=device, task_name="seq2seq")
     task = loaded.task
     for text in texts:
