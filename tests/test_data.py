@@ -250,3 +250,25 @@ def test_loader_draws_give_dataloader_batches():
         ours.append(order[step * 100 : (step + 1) * 100].tolist())
     assert ours == expected
     assert LoaderDraws(draws.state_dict()).state_dict() == draws.state_dict()
+
+
+@pytest.mark.parametrize(
+    "ink, paper",
+    [
+        ((0, 0, 0, 255), (0, 0, 0, 0)),  # black strokes on a canvas's transparent black
+        ((0, 0, 0, 255), (255, 255, 255, 0)),  # the same over transparent white
+        ((255, 255, 255, 255), (0, 0, 0, 0)),  # white chalk on transparency
+        ((0, 0, 0, 255), (255, 255, 255, 255)),  # plain ink on paper, no transparency
+    ],
+)
+def test_a_drawn_digit_is_light_on_dark_whatever_its_background(tmp_path, ink, paper):
+    from PIL import Image, ImageDraw
+
+    from rnnlab.data.picture import load_picture
+
+    im = Image.new("RGBA", (56, 56), paper)
+    ImageDraw.Draw(im).line([(28, 6), (28, 50)], fill=ink, width=8)  # a "1"
+    im.save(tmp_path / "one.png")
+    x = load_picture(tmp_path / "one.png")
+    assert x.shape == (28, 28)
+    assert x[14, 14] > 200 and x[14, 2] < 30  # the stroke is bright, the paper dark
