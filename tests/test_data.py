@@ -272,3 +272,53 @@ def test_a_drawn_digit_is_light_on_dark_whatever_its_background(tmp_path, ink, p
     x = load_picture(tmp_path / "one.png")
     assert x.shape == (28, 28)
     assert x[14, 14] > 200 and x[14, 2] < 30  # the stroke is bright, the paper dark
+
+
+def _canvas_with(pixels: np.ndarray, scale: int, at: tuple[int, int], size=(300, 400)):
+    """Light-on-dark `pixels` enlarged and drawn as dark ink on white paper at `at`."""
+    from PIL import Image
+
+    big = Image.fromarray(pixels).resize(
+        (pixels.shape[1] * scale, pixels.shape[0] * scale), Image.Resampling.LANCZOS
+    )
+    canvas = Image.new("L", (size[1], size[0]), 0)
+    canvas.paste(big, (at[1], at[0]))
+    return Image.fromarray(255 - np.asarray(canvas))
+
+
+def test_a_digit_drawn_small_in_a_corner_is_framed_as_mnist_frames_digits(data_dir, tmp_path):
+    from rnnlab.data.picture import load_picture
+
+    mnist = img.get_dataset("mnist")
+    x, _ = img.load_split(data_dir, mnist, "test")
+    likeness = []
+    for i in range(20):
+        _canvas_with(x[i], 4, (10 + 5 * i, 250)).save(tmp_path / "digit.png")
+        framed = load_picture(tmp_path / "digit.png", (28, 28), 20, True).numpy()
+        # back where MNIST put it: the same pixels up to resampling (a whole-canvas resize
+        # leaves a speck in a corner, uncorrelated with the digit: about 0.05)
+        likeness.append(np.corrcoef(framed.ravel(), x[i].ravel())[0, 1])
+        rows = np.nonzero(framed.max(1) > 64)[0]
+        cols = np.nonzero(framed.max(0) > 64)[0]
+        assert max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1 in (19, 20, 21)
+        mass = framed.astype(float) / framed.sum()
+        r, c = np.indices(framed.shape)
+        assert abs((r * mass).sum() - 14) < 1 and abs((c * mass).sum() - 14) < 1
+    assert np.median(likeness) > 0.95 and min(likeness) > 0.6
+
+
+def test_fashion_pictures_fill_the_frame_and_blank_ones_stay_blank(tmp_path):
+    from PIL import Image
+
+    from rnnlab.data.picture import load_picture
+
+    shoe = np.zeros((30, 60), dtype=np.uint8)
+    shoe[5:25, 10:50] = 200
+    _canvas_with(shoe, 2, (100, 20)).save(tmp_path / "shoe.png")
+    framed = load_picture(tmp_path / "shoe.png", (28, 28), 28, False).numpy()
+    cols = np.nonzero(framed.max(0) > 64)[0]
+    rows = np.nonzero(framed.max(1) > 64)[0]
+    assert (cols[0], cols[-1]) == (0, 27)  # the longest side spans the frame
+    assert abs((rows[0] + rows[-1]) / 2 - 13.5) <= 1  # and the box sits in the middle
+    Image.new("L", (90, 60), 255).save(tmp_path / "blank.png")
+    assert load_picture(tmp_path / "blank.png", (28, 28), 20, True).max() == 0

@@ -366,7 +366,12 @@ def predict(
             raise ConfigError(f"test index {i} is out of range 0..{len(task.test_x) - 1}")
         rows.append((f"test[{i}]", task.test_x[i], int(task.test_y[i])))
     for path in images:
-        picture = load_picture(path, (task.height, task.width)).to(task.test_x.device)
+        picture = load_picture(
+            path,
+            (task.height, task.width),
+            task.dataset.object_size,
+            task.dataset.centre_of_mass,
+        ).to(task.test_x.device)
         rows.append((str(path), picture, None))
     if not rows:
         raise ConfigError(

@@ -31,6 +31,11 @@ class ImageDataset:
     mirrors: tuple[str, ...]
     # file stem -> accepted md5s of the decompressed content and of the official .gz
     md5: dict[str, tuple[str, ...]]
+    # How the data set framed its pictures, so a user's picture is framed alike: the object's
+    # longest side scaled to `object_size` pixels, then centred by its centre of mass
+    # (MNIST's digits: 20 px, by mass) or by its bounding box (Fashion-MNIST: the full 28 px).
+    object_size: int = 28
+    centre_of_mass: bool = False
 
 
 DATASETS: dict[str, ImageDataset] = {
@@ -60,6 +65,8 @@ DATASETS: dict[str, ImageDataset] = {
                 "ec29112dd5afa0611ce80d1b7f02629c",
             ),
         },
+        object_size=20,
+        centre_of_mass=True,
     ),
     "fashion-mnist": ImageDataset(
         name="fashion-mnist",

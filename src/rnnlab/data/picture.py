@@ -10,16 +10,26 @@ import torch
 from rnnlab.errors import DataError
 
 
-def load_picture(path: str | Path, size: tuple[int, int] = (28, 28)) -> torch.Tensor:
-    """uint8 tensor (H, W). Dark-on-light pictures (ink on paper) are inverted, since the
-    MNIST family is light-on-dark. Transparent pixels are paper, not the colour they hide."""
+def load_picture(
+    path: str | Path,
+    size: tuple[int, int] = (28, 28),
+    object_size: int | None = None,
+    centre_of_mass: bool = False,
+) -> torch.Tensor:
+    """uint8 tensor (H, W), light on dark as the MNIST family is: dark-on-light pictures (ink
+    on paper) are inverted, and transparent pixels are paper, not the colour they hide.
+
+    A picture of exactly `size` is taken as it is (e.g. a test image saved as PNG). Any
+    other is framed the way the data set framed its own: cropped to its ink, its longest side
+    scaled to `object_size` pixels (default: the whole frame) and centred by its bounding box
+    or, with `centre_of_mass`, by its centre of mass. A digit drawn small in a corner of a
+    large canvas then looks like an MNIST digit, not like a speck."""
     from PIL import Image, UnidentifiedImageError
 
     path = Path(path)
     try:
         with Image.open(path) as im:
-            grey = _flatten(im).resize((size[1], size[0]), Image.Resampling.LANCZOS)
-            pixels = np.asarray(grey, dtype=np.uint8).copy()
+            grey = _flatten(im)
     except FileNotFoundError:
         raise DataError(f"image file {path} does not exist") from None
     except IsADirectoryError:
@@ -33,9 +43,44 @@ def load_picture(path: str | Path, size: tuple[int, int] = (28, 28)) -> torch.Te
         raise DataError(
             f"cannot read {path} as an image ({exc}); give a PNG or JPEG file"
         ) from None
+    pixels = np.asarray(grey, dtype=np.uint8)
     if pixels.mean() > 127:
         pixels = 255 - pixels
-    return torch.from_numpy(pixels)
+    if pixels.shape == tuple(size):
+        return torch.from_numpy(pixels.copy())
+    return torch.from_numpy(
+        _frame(pixels, size, object_size or max(size), centre_of_mass)
+    )
+
+
+def _frame(
+    pixels: np.ndarray, size: tuple[int, int], object_size: int, centre_of_mass: bool
+) -> np.ndarray:
+    """Crop light-on-dark `pixels` to their ink, scale, and place in a `size` frame."""
+    from PIL import Image
+
+    ink = np.argwhere(pixels > 0.25 * pixels.max()) if pixels.max() > 0 else []
+    if len(ink) == 0:  # a blank picture: nothing to frame
+        blank = Image.fromarray(pixels).resize((size[1], size[0]), Image.Resampling.LANCZOS)
+        return np.asarray(blank, dtype=np.uint8).copy()
+    (top, left), (bottom, right) = ink.min(0), ink.max(0) + 1
+    crop = Image.fromarray(pixels[top:bottom, left:right])
+    scale = min(object_size, *size) / max(crop.size)
+    w, h = (max(1, round(scale * n)) for n in crop.size)
+    small = np.asarray(crop.resize((w, h), Image.Resampling.LANCZOS), dtype=np.float64)
+    if centre_of_mass and small.sum() > 0:
+        # MNIST's digits have their centre of mass at pixel (14, 14) of the 28x28 frame
+        rows, cols = np.indices(small.shape)
+        y = size[0] / 2 - (rows * small).sum() / small.sum()
+        x = size[1] / 2 - (cols * small).sum() / small.sum()
+    else:
+        y, x = (size[0] - h) / 2, (size[1] - w) / 2
+    # the offset, kept inside the frame
+    y = min(max(round(y), 0), size[0] - h)
+    x = min(max(round(x), 0), size[1] - w)
+    out = np.zeros(size, dtype=np.uint8)
+    out[y : y + h, x : x + w] = np.clip(small, 0, 255).round().astype(np.uint8)
+    return out
 
 
 def _flatten(im):  # PIL.Image.Image -> PIL.Image.Image in mode "L"
