@@ -146,6 +146,11 @@ def test_a_diverged_run_is_reported_and_the_grid_goes_on(data_dir, tmp_path):
     assert blown.count == 0 and blown.diverged == 1 and result.best is ok
     assert api.runs(tmp_path, group="compare:lr")[0]["status"] == "diverged"
     assert "diverged" in result.files["markdown"].read_text()
+    table = result.files["markdown"].read_text().splitlines()
+    (blown_line,) = [ln for ln in table if ln.startswith("| 1000000.0 |")]
+    assert blown_line.endswith("| - |")  # no speed measured: "-", not "0" samples/s
+    saved = json.loads(result.files["json"].read_text())
+    assert saved["rows"][0]["std"] is None  # one run has no std (not 0)
     # and it is not tried again: it would diverge the same way
     again = run_compare(data_dir, tmp_path, **kwargs)
     assert all(r.reused for r in again.runs)

@@ -196,6 +196,9 @@ def test_varying_fields_are_the_differing_leaves():
         (["--runs", "1,99"], "run 99 is not in the selection (runs 1,99)"),
         (["--runs", "x"], "--runs expects run ids, e.g. 3,5,8 or 3-8; got 'x'"),
         (["seed-c", "--group", "sweep:a"], "give a comparison name or --group, not both"),
+        ([""], "comparison is empty; name one, or leave it out to report every run"),
+        (["--name", ""], "--name is empty; name one, or leave it out"),
+        (["--group", " "], "--group is empty; name one, or leave it out"),
     ],
 )
 def test_selection_errors_are_one_line(capsys, runs_dir, tmp_path, argv, message):
@@ -208,6 +211,9 @@ def test_selection_errors_are_one_line(capsys, runs_dir, tmp_path, argv, message
 def test_store_comparison_and_out_errors_name_the_fix(capsys, runs_dir, tmp_path):
     err = one_line_error(capsys, ["report", "--runs-dir", str(tmp_path / "empty")])
     assert "no results store in" in err and "--runs-dir" in err
+    err = one_line_error(capsys, ["report", "--runs-dir", str(runs_dir / "rnnlab.db")])
+    assert err.endswith("rnnlab.db is a file, not a runs folder; give --runs-dir the folder "
+                        "that holds rnnlab.db and the run folders (default ./runs)")  # fmt: skip
     err = one_line_error(capsys, ["report", "nope", "--runs-dir", str(runs_dir)])
     assert err.endswith("comparisons in " + str(runs_dir / "compare") + ": seed-c")
     blocker = tmp_path / "file"
@@ -215,3 +221,112 @@ def test_store_comparison_and_out_errors_name_the_fix(capsys, runs_dir, tmp_path
     argv = ["report", "seed-c", "--runs-dir", str(runs_dir), "--out", str(blocker / "sub")]
     err = one_line_error(capsys, argv)
     assert f"cannot write the report to {blocker / 'sub'}" in err and "with --out" in err
+
+
+# --------------------------------------------------------------------------- audit fixes
+
+
+def _store_copy(runs_dir, tmp_path):
+    """The fixture's store alone (no comparison files), in a folder a test may change."""
+    import shutil
+
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    shutil.copy(runs_dir / "rnnlab.db", copy / "rnnlab.db")
+    return copy
+
+
+def test_a_narrowed_comparison_shows_the_selections_own_figures(runs_dir, tmp_path):
+    # the whole comparison: its saved table is the page's table
+    whole = report("seed-c", runs_dir=runs_dir, out=tmp_path / "whole")
+    assert whole.data["comparison_covers"] is True
+    assert "<h2>Configurations</h2>" not in whole.html.read_text()
+    # three of its four runs: the saved table is of other runs, so the selection's own
+    # configurations table comes first and the saved one says what it covers
+    part = report("seed-c", runs=[1, 2, 3], runs_dir=runs_dir, out=tmp_path / "part")
+    assert part.data["comparison_covers"] is False
+    page = part.html.read_text()
+    assert "<h2>Configurations</h2>" in page and "not only this report's selection" in page
+    mine = page.split("<h2>Configurations</h2>", 1)[1].split("</table>", 1)[0]
+    conf = part.data["configurations"][0]
+    assert conf["run_ids"] == [1, 2] and conf["final"]["n"] == 2
+    d = part.data["decimals"]
+    assert f"{conf['final']['mean']:.{d}f} ± {conf['final']['std']:.{d}f}" in mine
+    # another metric than the comparison's: its table (of test_acc) is not the page's either
+    other = report("seed-c", metric="test_loss", runs_dir=runs_dir, out=tmp_path / "loss")
+    assert other.data["comparison_covers"] is False
+    assert "final test_loss (mean ± std)" in other.html.read_text()
+
+
+def test_an_empty_range_selects_no_run_not_every_run(runs_dir):
+    from rnnlab.errors import ConfigError
+
+    for empty in (range(0), range(5, 1)):
+        with pytest.raises(ConfigError, match=r"selects no run; leave runs out"):
+            report(runs=empty, runs_dir=runs_dir)
+
+
+def test_json_on_stdout_is_strict_json_as_report_json_is(capsys, runs_dir, tmp_path):
+    from rnnlab.cli import main
+
+    store_dir = _store_copy(runs_dir, tmp_path)
+    store = ResultsStore(store_dir)
+    final = dict(store.get_run(5)["final_metrics"], test_loss=float("nan"))
+    store.update_run(5, final_metrics=final)  # an evaluation that overflowed, say
+    argv = ["report", "--runs", "5", "--runs-dir", str(store_dir), "--json"]
+    assert main([*argv, "--out", str(tmp_path / "out")]) == 0
+
+    def refuse(constant):
+        raise ValueError(f"not strict JSON: {constant}")
+
+    data = json.loads(capsys.readouterr().out, parse_constant=refuse)
+    assert data["runs"][0]["final_metrics"]["test_loss"] is None
+    saved = json.loads((tmp_path / "out" / "report.json").read_text(), parse_constant=refuse)
+    assert saved["runs"][0]["final_metrics"] == data["runs"][0]["final_metrics"]
+
+
+def test_configurations_the_fields_alone_name_alike_get_their_run_name(runs_dir, tmp_path):
+    # runs 5 and 6 are sheet-lstm at lr 0.001 and 0.01; a run "other" repeats run 5's
+    # config under another name: "train.lr=0.001" twice, unless the name is added
+    store_dir = _store_copy(runs_dir, tmp_path)
+    store = ResultsStore(store_dir)
+    row = store.get_run(5)
+    config = dict(row["config"], name="other")
+    new = store.create_run(
+        name="other", task=row["task"], status="completed", seed=row["seed"], config=config,
+        final_metrics=row["final_metrics"],
+    )  # fmt: skip
+    result = report(runs=[5, 6, new], runs_dir=store_dir, out=tmp_path / "out")
+    labels = [c["label"] for c in result.data["configurations"]]
+    assert len(set(labels)) == 3
+    assert labels == ["sheet-lstm train.lr=0.001", "train.lr=0.01", "other train.lr=0.001"]
+
+
+def test_a_comparison_without_axes_names_its_configuration_by_its_runs(data_dir, tmp_path):
+    # seed-spread's form: one recipe over seeds, no grid; its one configuration was "-"
+    common = {"data_dir": data_dir, "runs_dir": tmp_path, "verbose": False}
+    quick = {**QUICK, "train.iters": 10, "model.hidden": 8}
+    compare("seed-c", seeds=[0, 1], overrides=quick, name="spread", **common)
+    result = report("spread", runs_dir=tmp_path)
+    assert [c["label"] for c in result.data["configurations"]] == ["spread"]
+    assert result.summary.startswith("2 runs in 1 configuration; test_acc ")
+
+
+def test_a_folder_in_place_of_a_report_file_is_refused_before_any_is_written(
+    capsys, runs_dir, tmp_path
+):
+    out = tmp_path / "out"
+    (out / "report.html").mkdir(parents=True)
+    err = one_line_error(
+        capsys, ["report", "seed-c", "--runs-dir", str(runs_dir), "--out", str(out)]
+    )
+    assert f"{out / 'report.html'} is a folder" in err and "--out" in err
+    assert sorted(p.name for p in out.iterdir()) == ["report.html"]  # no PNG written halfway
+
+
+def test_one_run_has_no_std_rather_than_a_std_of_zero(runs_dir, tmp_path):
+    result = report(runs=[5], runs_dir=runs_dir, out=tmp_path / "one")
+    (conf,) = result.data["configurations"]
+    assert conf["final"]["n"] == 1 and conf["final"]["std"] is None
+    stored = json.loads((tmp_path / "one" / "report.json").read_text())
+    assert stored["configurations"][0]["final"]["std"] is None

@@ -253,6 +253,8 @@ def test_grid_enumerates_every_combination_and_a_diverged_one_does_not_stop_it(
     assert "Grid: 4 combinations, so 4 trials, not 10" in out
     assert "diverged: loss became nan at iteration 13" in out
     assert "Trial 4/4" in out and "Best combination" in out
+    text = (tmp_path / "sweeps" / "g" / "sweep.json").read_text()
+    json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} in sweep.json: not strict JSON"))
     with pytest.raises(ConfigError, match="grid enumerates lists of values.*train.lr is a range"):
         run(tmp_path, data_dir, study="g2", space={"train.lr": "log:1e-3:1e-1"}, sampler="grid")
 

@@ -8,6 +8,7 @@ import json
 
 def cmd_report(args: argparse.Namespace) -> int:
     from rnnlab.experiments.report import report
+    from rnnlab.experiments.table import json_safe
 
     result = report(
         args.comparison,
@@ -20,7 +21,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         runs_dir=args.runs_dir,
     )
     if args.json:
-        print(json.dumps(result.data, indent=2, default=str))
+        # as report.json: strict JSON, a stored NaN or infinity as null (jq refuses NaN)
+        print(json.dumps(json_safe(result.data), indent=2, default=str, allow_nan=False))
         return 0
     print(f"Report for {result.data['title']}: {result.summary}")
     for note in result.data["notes"]:

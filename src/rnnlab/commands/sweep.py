@@ -49,7 +49,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         return 0
     result = sw.run_sweep(plan, verbose=not (args.quiet or args.json))
     if args.json:
-        print(json.dumps(result.to_dict(), indent=2, default=str))
+        from rnnlab.experiments.table import json_safe
+
+        print(json.dumps(json_safe(result.to_dict()), indent=2, default=str, allow_nan=False))
     elif args.quiet:
         print("\n".join(sw.summary_lines(result)))
     return 0

@@ -26,7 +26,7 @@ class Row:
     runs: int  # planned runs of this configuration (one per seed)
     count: int  # runs with a value (not diverged)
     mean: float
-    std: float  # sample standard deviation over seeds; 0 for a single run
+    std: float  # sample standard deviation over seeds; NaN (null in JSON) for a single run
     median: float
     low: float
     high: float
@@ -55,7 +55,7 @@ def summarise(outcomes: list[RunOutcome], metric: str, planned: list[PlannedRun]
                 runs=len(members),
                 count=len(values),
                 mean=statistics.fmean(values) if values else float("nan"),
-                std=statistics.stdev(values) if len(values) > 1 else 0.0,
+                std=statistics.stdev(values) if len(values) > 1 else float("nan"),
                 median=statistics.median(values) if values else float("nan"),
                 low=min(values, default=float("nan")),
                 high=max(values, default=float("nan")),
@@ -141,7 +141,7 @@ def table_rows(result: ComparisonResult) -> tuple[list[str], list[list[str]]]:
                 f"{row.low:.2f}-{row.high:.2f}" if row.count else "-",
             ]
         cells += [f"{row.parameters:,}" if row.parameters else "-", f"{row.seconds:.1f} s"]
-        cells.append(f"{row.samples_per_sec:,.0f}")
+        cells.append(f"{row.samples_per_sec:,.0f}" if row.samples_per_sec else "-")  # all diverged
         if published:
             cells.append(f"{row.published:.2f}" if row.published is not None else "-")
         body.append(cells)

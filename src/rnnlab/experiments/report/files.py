@@ -16,6 +16,15 @@ from rnnlab.experiments.report.plots import plot_curves, plot_final
 from rnnlab.experiments.table import json_safe
 from rnnlab.results.atomic import atomic_write, atomic_write_text
 
+# The report's files by kind, in the folder it goes to.
+FILE_NAMES = {
+    "html": "report.html",
+    "json": "report.json",
+    "curves": "curves.png",
+    "loss": "loss.png",
+    "final": "final.png",
+}
+
 
 def default_slug(
     comparison: str | None, group: str | None, name: str | None, task: str | None, ids: Any
@@ -61,6 +70,14 @@ def check_writable(folder: Path) -> None:
             f"cannot write the report to {folder} ({exc.strerror or exc}); "
             "choose a writable folder with --out"
         ) from None
+    # a folder where a file of the report goes would stop the writing halfway (the PNGs
+    # replaced, the page not): refuse it before anything is drawn or written
+    for name in FILE_NAMES.values():
+        if (folder / name).is_dir():
+            raise RnnlabError(
+                f"cannot write the report to {folder}: {folder / name} is a folder; "
+                "move it aside or choose another folder with --out"
+            )
 
 
 def write_report(folder: Path, data: dict[str, Any]) -> dict[str, Path]:
@@ -72,13 +89,7 @@ def write_report(folder: Path, data: dict[str, Any]) -> dict[str, Path]:
         "loss": plot_curves(data, "loss", LOSS_METRIC, "training loss over iterations"),
         "final": plot_final(data),
     }
-    files = {
-        "html": folder / "report.html",
-        "json": folder / "report.json",
-        "curves": folder / "curves.png",
-        "loss": folder / "loss.png",
-        "final": folder / "final.png",
-    }
+    files = {kind: folder / name for kind, name in FILE_NAMES.items()}
     data["files"] = {k: str(v) for k, v in files.items()}
     for key, png in images.items():
         atomic_write(files[key], lambda f, png=png: f.write(png))

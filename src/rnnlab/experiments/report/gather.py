@@ -87,7 +87,10 @@ def _group_configs(
         first_id = min(int(r["id"]) for r in members)
         index = indices.pop() if len(indices) == 1 else None
         if comparison and index is not None:
-            label = cell_label(comparison["rows"][index].get("cell") or {})
+            cell = comparison["rows"][index].get("cell") or {}
+            # a comparison without axes (seed-spread: one recipe over seeds) has no cell to
+            # name its one configuration by: its runs' name does, not cell_label's "-"
+            label = cell_label(cell) if cell else str(members[0]["name"])
             order = (0, index, first_id)  # the comparison's rows first, in its order
         else:
             flat = flatten(members[0]["config"] or {})
@@ -95,6 +98,15 @@ def _group_configs(
             label = next(iter(names[key])) if unique_names or not fields else fields
             order = (1, first_id, 0)
         configs.append(_Config(label, sorted(members, key=lambda r: r["id"]), order))
+    # Fields alone can name two configurations alike: runs "seed-c" at hidden 100 and 8 and
+    # a run "other" at hidden 100 are "model.hidden=100" twice. The name tells them apart
+    # (configurations with the same name and fields are one).
+    count: dict[str, int] = {}
+    for c in configs:
+        count[c.label] = count.get(c.label, 0) + 1
+    for c in configs:
+        if count[c.label] > 1 and c.order[0] == 1:
+            c.label = f"{c.runs[0]['name']} {c.label}"
     configs.sort(key=lambda c: c.order)
     return configs
 
@@ -137,7 +149,8 @@ def _stats(values: list[float]) -> dict[str, Any]:
         "n": len(values),
         "values": values,
         "mean": statistics.fmean(values) if values else None,
-        "std": (statistics.stdev(values) if len(values) > 1 else 0.0) if values else None,
+        # the sample std (n - 1), as the comparison table's; one value has none, not 0
+        "std": statistics.stdev(values) if len(values) > 1 else None,
     }
 
 
@@ -240,6 +253,9 @@ def report_data(
         "runs": run_items,
         "configurations": config_items,
         "comparison": _comparison_summary(comparison),
+        # False where the comparison's saved table is of other runs (--runs, --name, --task
+        # kept some of them) or of another metric (--metric): its figures are not this page's
+        "comparison_covers": _covers(comparison, rows, metric),
         "environments": list(environments.values()),
         "notes": notes,
     }
@@ -252,6 +268,19 @@ def _comparison_summary(comparison: dict[str, Any] | None) -> dict[str, Any] | N
         return None
     keep = ("name", "source", "metric", "higher_is_better", "axes", "seeds", "rows")
     return {k: comparison.get(k) for k in keep}
+
+
+def _covers(comparison: dict[str, Any] | None, rows: list[dict[str, Any]], metric: str) -> bool:
+    """Whether the comparison's saved table summarises exactly these runs, on this metric."""
+    if not comparison:
+        return False
+    if comparison.get("metric") not in (None, metric):
+        return False
+    try:
+        table = {int(r["run_id"]) for r in comparison.get("runs") or []}
+    except (KeyError, TypeError, ValueError):
+        return True  # written by another rnnlab version: nothing to check it against
+    return not table or table == {int(r["id"]) for r in rows}
 
 
 def best_configuration(data: dict[str, Any]) -> dict[str, Any] | None:

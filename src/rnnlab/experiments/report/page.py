@@ -160,12 +160,23 @@ def render_html(data: dict[str, Any], images: dict[str, bytes]) -> str:
     ]
     comparison = data["comparison"]
     table = _comparison_table(comparison) if comparison else None
+    covers = data.get("comparison_covers", True)
     if comparison and table:
+        if not covers and data["mode"] == "configurations":
+            # the saved table is of other runs or another metric: this selection's own first
+            parts += ["<h2>Configurations</h2>", _configurations_table(data)]
         parts.append(f"<h2>Comparison {html.escape(str(comparison['name']))}</h2>")
         parts.append(
             f"<p class=meta>As saved by rnnlab compare: {html.escape(str(comparison['metric']))}"
             f", seeds {html.escape(', '.join(map(str, comparison.get('seeds') or [])))}; "
-            "* = best mean.</p>"
+            "* = best mean."
+            + (
+                f" It covers all the comparison's runs and its metric, not only this "
+                f"report's selection ({html.escape(data['selection'])}, "
+                f"{html.escape(metric)}): the figures above and below are the selection's.</p>"
+                if not covers
+                else "</p>"
+            )
         )
         parts.append(table)
     elif data["mode"] == "configurations":

@@ -61,6 +61,8 @@ def run_ids(runs: Any) -> tuple[list[int], set[int]]:
             raise ConfigError(
                 f"runs={runs} names more than {MAX_VALUES:,} ids; give a smaller range"
             )
+        if not runs:  # range(0), range(5, 1): as runs=[], not "no filter" (every run)
+            raise ConfigError(f"runs={runs} selects no run; leave runs out to report every run")
         return list(runs), set()
     if isinstance(runs, int) and not isinstance(runs, bool):
         runs = [runs]
@@ -91,13 +93,19 @@ def select_runs(
 ) -> Selection:
     """The runs in the store at `runs_path` that the filters select; a one-line error when
     there is no store, no such comparison, or no run to report."""
-    from rnnlab.results.store import DB_NAME, ResultsStore
+    from rnnlab.results.store import DB_NAME, ResultsStore, check_runs_folder
 
+    check_runs_folder(runs_path)
     if not (runs_path / DB_NAME).is_file():
         raise RnnlabError(
             f"no results store in {runs_path} (no {DB_NAME}); point --runs-dir at the folder "
             "your runs were recorded in (default ./runs or $RNNLAB_RUNS)"
         )
+    for option, value in (("comparison", comparison), ("--group", group), ("--name", name),
+                          ("--task", task)):  # fmt: skip
+        if value is not None and not str(value).strip():
+            # as runs=[]: an empty filter is a slip, not "every run"
+            raise ConfigError(f"{option} is empty; name one, or leave it out to report every run")
     ids, named = run_ids(runs)
     notes: list[str] = []
 

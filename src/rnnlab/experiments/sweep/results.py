@@ -11,6 +11,7 @@ from typing import Any
 from rnnlab.config import apply_overrides
 from rnnlab.experiments.sweep.plan import SweepPlan
 from rnnlab.experiments.sweep.text import masked_url, metric_text, params_text, split_text
+from rnnlab.experiments.table import json_safe
 from rnnlab.results.atomic import atomic_write_text
 
 
@@ -171,5 +172,7 @@ def write_files(optuna: Any, study: Any, plan: SweepPlan) -> SweepResult:
         "config": plan.config.to_dict(),
         "written": datetime.now().isoformat(timespec="seconds"),
     }
-    atomic_write_text(summary_path, json.dumps(document, indent=2, default=str) + "\n")
+    # strict JSON: a NaN metric (a diverged trial's loss) as null, as comparisons write it
+    text = json.dumps(json_safe(document), indent=2, default=str, allow_nan=False)
+    atomic_write_text(summary_path, text + "\n")
     return result
