@@ -5,10 +5,10 @@ checkpoint or a preset)."""
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Sequence
 
 from rnnlab.cli import CHECKPOINT_HELP, DEVICE_HELP, add_common_args, collect_overrides
+from rnnlab.results.jsontext import json_text
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -16,7 +16,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     result = api.evaluate(args.checkpoint, data_dir=args.data_dir, device=args.device or "auto")
     if args.json:
-        print(json.dumps(result, indent=2))
+        print(json_text(result))
         return 0
     print(f"Checkpoint {args.checkpoint} (iteration {result.get('iteration')})")
     for key, value in result.items():
@@ -53,7 +53,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         top=args.top,
     )
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print(json_text(rows))
         return 0
     for r in rows:
         truth = f" (label: {r['label']})" if r["label"] is not None else ""
@@ -67,7 +67,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
     info = api.inspect(args.target, overrides=collect_overrides(args), data_dir=args.data_dir)
     if args.json:
-        print(json.dumps(info, indent=2))
+        print(json_text(info))
         return 0
     print(info["source"])
     m = info["config"]["model"]

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
+
+from rnnlab.results.jsontext import json_text
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -40,7 +41,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         verbose=not args.quiet and not args.json,
     )
     if args.json:
-        print(json.dumps(to_json(result), indent=2))
+        print(json_text(to_json(result)))
         return 0
     print()
     print(render_text(result))
@@ -60,7 +61,7 @@ def show_plan(plan, as_json: bool = False) -> int:
 
     data = plan.to_dict()
     if as_json:
-        print(json.dumps(data, indent=2))
+        print(json_text(data))
         return 0
     print(f"{plan.summary()}, compared on {plan.metric}; nothing trained (--dry-run)")
     print(

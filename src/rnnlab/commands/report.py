@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     from rnnlab.experiments.report import report
-    from rnnlab.experiments.table import json_safe
+    from rnnlab.results.jsontext import json_text
 
     result = report(
         args.comparison,
@@ -21,8 +20,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         runs_dir=args.runs_dir,
     )
     if args.json:
-        # as report.json: strict JSON, a stored NaN or infinity as null (jq refuses NaN)
-        print(json.dumps(json_safe(result.data), indent=2, default=str, allow_nan=False))
+        print(json_text(result.data))  # as report.json: a stored NaN as null
         return 0
     print(f"Report for {result.data['title']}: {result.summary}")
     for note in result.data["notes"]:

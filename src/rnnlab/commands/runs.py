@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from rnnlab.errors import ConfigError, RnnlabError
+from rnnlab.results.jsontext import json_text
 from rnnlab.results.store import STATUSES
 
 FILTERS = ("name", "task", "status", "group", "limit")
@@ -26,7 +27,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
             )
         details = api.run_details(args.id, args.runs_dir)
         if args.json:
-            print(json.dumps(details, indent=2, default=str))
+            print(json_text(details))
         else:
             print(render_details(details))
         return 0
@@ -39,7 +40,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
         limit=args.limit,
     )
     if args.json:
-        print(json.dumps(rows, indent=2, default=str))
+        print(json_text(rows))
         return 0
     if not rows:
         filtered = any(getattr(args, key) is not None for key in FILTERS[:4])

@@ -6,8 +6,9 @@ Only arguments and printing live here; rnnlab.experiments.sweep does the work.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
+
+from rnnlab.results.jsontext import json_text
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -49,9 +50,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         return 0
     result = sw.run_sweep(plan, verbose=not (args.quiet or args.json))
     if args.json:
-        from rnnlab.experiments.table import json_safe
-
-        print(json.dumps(json_safe(result.to_dict()), indent=2, default=str, allow_nan=False))
+        print(json_text(result.to_dict()))
     elif args.quiet:
         print("\n".join(sw.summary_lines(result)))
     return 0

@@ -4,11 +4,11 @@ a run would use (--dry-run)."""
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 from rnnlab.cli import add_common_args, collect_overrides, config_source, size_text
 from rnnlab.errors import ConfigError, RnnlabError
+from rnnlab.results.jsontext import json_text
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -43,7 +43,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         verbose=not (args.quiet or args.json),
     )
     if args.json:
-        print(json.dumps(_result_json(result), indent=2))
+        print(json_text(_result_json(result)))
     return 0
 
 
@@ -55,7 +55,7 @@ def show_config(cfg: Any, args: argparse.Namespace) -> int:
 
     parameters = parameter_count(cfg, args.data_dir)
     if args.json:
-        print(json.dumps({"config": cfg.to_dict(), "parameters": parameters}, indent=2))
+        print(json_text({"config": cfg.to_dict(), "parameters": parameters}))
         return 0
     size = size_text(parameters)
     length = f"{cfg.train.epochs:g} epochs" if cfg.train.epochs else f"{cfg.train.iters} iterations"

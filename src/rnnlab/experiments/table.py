@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import statistics
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from rnnlab.config import RunConfig, load_preset, preset_names, preset_published
 from rnnlab.experiments.compare import short_field
 from rnnlab.results.atomic import atomic_write_text
+from rnnlab.results.jsontext import json_safe, json_text
 
 if TYPE_CHECKING:
     from rnnlab.experiments.compare import ComparisonResult, PlannedRun, RunOutcome
@@ -204,18 +204,6 @@ def to_json(result: ComparisonResult) -> dict[str, Any]:
     )
 
 
-def json_safe(value: Any) -> Any:
-    """`value` with every NaN or infinite float, however deep, as None: the comparison's
-    files and report.json stay strict JSON that any reader takes."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    return value
-
-
 def write_tables(result: ComparisonResult) -> None:
     """comparison.json (everything), table.md (the summary), runs.csv (every run)."""
     folder: Path = result.folder
@@ -226,4 +214,4 @@ def write_tables(result: ComparisonResult) -> None:
     }
     atomic_write_text(result.files["markdown"], render_markdown(result))
     atomic_write_text(result.files["csv"], render_csv(result))
-    atomic_write_text(result.files["json"], json.dumps(to_json(result), indent=2) + "\n")
+    atomic_write_text(result.files["json"], json_text(to_json(result)) + "\n")

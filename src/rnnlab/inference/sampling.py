@@ -37,8 +37,18 @@ def check_sampling_args(
         )
     if not isinstance(temperature, (int, float)) or isinstance(temperature, bool):
         raise ConfigError(f"temperature must be a number, got {temperature!r}")
-    if not 0 <= temperature < math.inf:
-        raise ConfigError(f"temperature must be 0 (greedy) or positive, got {temperature}")
+    shown = temperature
+    try:
+        valid = 0 <= float(temperature) < math.inf  # NaN compares false
+    except OverflowError:  # an int beyond any float: the scaled logits would overflow
+        if temperature > 0:
+            raise ConfigError(
+                "temperature is too large (beyond any float, 1.8e308); "
+                "give 0 (greedy) or a positive number such as 0.8"
+            ) from None
+        valid, shown = False, "a negative number"
+    if not valid:
+        raise ConfigError(f"temperature must be 0 (greedy) or positive, got {shown}")
     if seed is not None:
         if not _is_int(seed):
             raise ConfigError(f"seed must be a whole number, got {seed!r}")
@@ -83,7 +93,9 @@ def iter_ids(
         with torch.no_grad():
             logits, hidden = model(prime.to(device)[None, :])
             for _ in range(length):
-                nxt = next_char(logits[:, -1].float(), temperature, top_k, generator)
+                # drawn on the CPU: float64 (next_char) exists on every device there, and a
+                # seed gives the same draws from the same logits on CPU, CUDA or MPS
+                nxt = next_char(logits[:, -1].float().cpu(), temperature, top_k, generator)
                 yield int(nxt)
                 logits, hidden = model(nxt.view(1, 1).to(device), hidden)
     finally:
@@ -145,8 +157,7 @@ def sample_pieces(
         )
     generator = None
     if seed is not None:
-        device_type = next(model.parameters()).device.type
-        generator = torch.Generator(device=device_type).manual_seed(seed)
+        generator = torch.Generator().manual_seed(seed)  # on the CPU, as iter_ids draws
     return _pieces(model, vocab, prime, length, temperature, top_k, generator)
 
 

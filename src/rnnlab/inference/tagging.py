@@ -21,8 +21,19 @@ Tagged = list[tuple[str, str]]
 def _as_tokens(sentence: str | Sequence[str], number: int) -> list[str]:
     if isinstance(sentence, str):
         tokens = tokenize(sentence)
+    elif not isinstance(sentence, list | tuple):
+        # bytes or another iterable would be taken apart item by item (b"ab" -> "97", "98")
+        raise DataError(
+            f"sentence {number} must be a string or a list of its words, got {sentence!r:.60}"
+        )
     else:
-        tokens = [str(t) for t in sentence]
+        bad = [t for t in sentence if not isinstance(t, str)]
+        if bad:
+            raise DataError(
+                f"sentence {number} has a word that is not a string ({bad[0]!r:.40}); "
+                "give its words as strings"
+            )
+        tokens = list(sentence)
         if any(not t or t.isspace() for t in tokens):
             raise DataError(f"sentence {number} has an empty token; give words, not blanks")
     if not tokens:

@@ -181,7 +181,7 @@ class CharLMTask(Task):
         from rnnlab.inference.sampling import iter_ids
 
         prime = "\n" if "\n" in self.vocab.index else self.vocab.chars[0]
-        g = torch.Generator(device=self.device.type).manual_seed(self.config.seed + iteration)
+        g = torch.Generator().manual_seed(self.config.seed + iteration)  # iter_ids draws on CPU
         ids = list(iter_ids(model, self.vocab.encode(prime), _SAMPLE_LENGTH, 0.8, None, g))
         text = self.vocab.decode(ids).rstrip()
         return f"--- sample at iteration {iteration} (temperature 0.8) ---\n{text}\n---"

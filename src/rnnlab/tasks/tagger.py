@@ -28,6 +28,25 @@ from rnnlab.tasks.base import Task
 
 IGNORE = -100  # tag id of padding positions: cross_entropy's default ignore_index
 _BUCKET = 50  # sentences of about the same length are batched together within 50 batches
+_TAG_POSITIONS = 50_000  # padded word positions per batch when tagging given sentences
+
+
+def _length_batches(lengths: list[int], size: int) -> list[list[int]]:
+    """Indices of the sentences to tag, in batches of similar length: at most `size`
+    sentences and _TAG_POSITIONS padded positions each (a longer sentence goes alone). One
+    long sentence among short ones would otherwise pad its whole batch to its length:
+    gigabytes for a line of a few thousand words. Tags do not depend on the batching."""
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for i in sorted(range(len(lengths)), key=lengths.__getitem__):
+        # ascending lengths: sentence i is the longest of its batch so far
+        if current and (len(current) >= size or (len(current) + 1) * lengths[i] > _TAG_POSITIONS):
+            batches.append(current)
+            current = []
+        current.append(i)
+    if current:
+        batches.append(current)
+    return batches
 
 
 @dataclass
@@ -354,13 +373,11 @@ class TaggerTask(Task):
         was_training = model.training
         model.eval()
         out: list[list[str]] = [[] for _ in sentences]
-        b = self.config.train.eval_batch_size
-        for start in range(0, len(encoded), b):
-            part = encoded[start : start + b]
-            batch = self.collate([e[0] for e in part], [e[1] for e in part])
+        for idx in _length_batches([len(e[0]) for e in encoded], self.config.train.eval_batch_size):
+            batch = self.collate([encoded[i][0] for i in idx], [encoded[i][1] for i in idx])
             pred = self.forward(model, batch).argmax(-1).cpu()
-            for j, (words_j, _) in enumerate(part):
-                out[start + j] = [self.tags[k] for k in pred[j, : len(words_j)].tolist()]
+            for j, i in enumerate(idx):
+                out[i] = [self.tags[k] for k in pred[j, : len(encoded[i][0])].tolist()]
         model.train(was_training)
         return out
 

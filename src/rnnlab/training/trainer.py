@@ -9,7 +9,6 @@ stops without overwriting the last good checkpoint.
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 import time
@@ -25,6 +24,7 @@ from tqdm import tqdm
 from rnnlab.config import RunConfig
 from rnnlab.errors import TrainingDiverged, TrainingInterrupted
 from rnnlab.results.atomic import atomic_write_text
+from rnnlab.results.jsontext import json_text
 from rnnlab.results.owner import this_process
 from rnnlab.results.store import ResultsStore
 from rnnlab.tasks.base import Task
@@ -432,7 +432,7 @@ class Trainer:
             "checkpoint": str(result.checkpoint),
             "resumes": run.get("resumes") or [],
         }
-        atomic_write_text(self.run_dir / "result.json", json.dumps(data, indent=2) + "\n")
+        atomic_write_text(self.run_dir / "result.json", json_text(data) + "\n")
 
 
 def _finite_weights(model: nn.Module) -> bool:

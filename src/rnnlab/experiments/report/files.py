@@ -13,8 +13,8 @@ from rnnlab.errors import RnnlabError
 from rnnlab.experiments.report.gather import LOSS_METRIC
 from rnnlab.experiments.report.page import render_html
 from rnnlab.experiments.report.plots import plot_curves, plot_final
-from rnnlab.experiments.table import json_safe
 from rnnlab.results.atomic import atomic_write, atomic_write_text
+from rnnlab.results.jsontext import json_text
 
 # The report's files by kind, in the folder it goes to.
 FILE_NAMES = {
@@ -94,6 +94,6 @@ def write_report(folder: Path, data: dict[str, Any]) -> dict[str, Path]:
     for key, png in images.items():
         atomic_write(files[key], lambda f, png=png: f.write(png))
     atomic_write_text(files["html"], render_html(data, images))
-    text = json.dumps(json_safe(data), indent=2, default=str, allow_nan=False)
+    text = json_text(data)
     atomic_write_text(files["json"], text + "\n")
     return files

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -11,8 +10,8 @@ from typing import Any
 from rnnlab.config import apply_overrides
 from rnnlab.experiments.sweep.plan import SweepPlan
 from rnnlab.experiments.sweep.text import masked_url, metric_text, params_text, split_text
-from rnnlab.experiments.table import json_safe
 from rnnlab.results.atomic import atomic_write_text
+from rnnlab.results.jsontext import json_text
 
 
 @dataclass
@@ -172,7 +171,5 @@ def write_files(optuna: Any, study: Any, plan: SweepPlan) -> SweepResult:
         "config": plan.config.to_dict(),
         "written": datetime.now().isoformat(timespec="seconds"),
     }
-    # strict JSON: a NaN metric (a diverged trial's loss) as null, as comparisons write it
-    text = json.dumps(json_safe(document), indent=2, default=str, allow_nan=False)
-    atomic_write_text(summary_path, text + "\n")
+    atomic_write_text(summary_path, json_text(document) + "\n")
     return result
