@@ -14,6 +14,8 @@ from rnnlab.errors import ConfigError
 PROBLEMS = ("reverse", "sort", "add")
 DIGITS = "0123456789"
 
+MAX_WIDTH = 18  # the most digits an operand of addition has (int64 sums)
+
 # Enumerate every example instead of sampling when the problem has at most this many.
 _ENUMERATE_LIMIT = 2_000_000
 
@@ -78,20 +80,38 @@ def _strata(problem: str, rows: np.ndarray) -> list[tuple[int, ...]]:
     (the 100 one-digit sums would otherwise all be drawn into the test set first)."""
     if problem != "add":
         return [()] * len(rows)
-    widths = np.where(rows == 0, 1, np.floor(np.log10(np.maximum(rows, 1))).astype(int) + 1)
+    # Counted exactly (a float log10 makes 999999999999999999 a 19-digit number).
+    widths = np.ones_like(rows)
+    for k in range(1, MAX_WIDTH):
+        widths += rows >= 10**k
     return [tuple(w) for w in widths.tolist()]
 
 
+def _stratum_space(problem: str, length: int, key: tuple[int, ...]) -> int:
+    """How many distinct examples a stratum has in the whole problem."""
+    if problem != "add":
+        return 10**length
+    size = 1
+    for w in key:  # numbers of w digits: 0-9, then 10-99, 100-999, ...
+        size *= 10 if w == 1 else 9 * 10 ** (w - 1)
+    return size
+
+
 def _split(
-    problem: str, pool: np.ndarray, test_size: int, share: float
+    problem: str, length: int, pool: np.ndarray, test_size: int, share: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """The first examples of the pool go to the test set, but from each stratum at most
-    `share` of its examples (rounded up) and never more than half."""
+    `share` of its examples in the pool (rounded up) and never more than half of all the
+    examples the stratum has (a sampled pool holds few of a large stratum's: halving its
+    count would leave a test set asked to outnumber the training set short)."""
     strata = _strata(problem, pool)
     counts: dict[tuple[int, ...], int] = {}
     for key in strata:
         counts[key] = counts.get(key, 0) + 1
-    caps = {k: min(-(-int(n * share * 1e6) // 1_000_000), n // 2) for k, n in counts.items()}
+    caps = {
+        k: min(-(-int(n * share * 1e6) // 1_000_000), _stratum_space(problem, length, k) // 2)
+        for k, n in counts.items()
+    }
     taken = dict.fromkeys(counts, 0)
     in_test = np.zeros(len(pool), dtype=bool)
     n_test = 0
@@ -137,7 +157,7 @@ def generate(
                 break
             more = _draw(problem, length, digits, rng, 2 * (need - len(pool)) + 16)
             pool = _unique_in_order(np.concatenate([pool, more]))
-    test, rest = _split(problem, pool, test_size, test_size / need)
+    test, rest = _split(problem, length, pool, test_size, test_size / need)
     if len(rest) >= train_size:
         train = rest[:train_size]
     else:

@@ -48,6 +48,7 @@ class HihellTask(Task):
     DataConfig = HihellDataConfig
     primary_metric = "acc"
     higher_is_better = True
+    dropout_between_layers_only = True  # torch's recurrent modules: between stacked layers
     # evaluate() scores the single training pair: there is no held-out data at all
     metric_splits = {
         "train_loss": "training",
@@ -65,9 +66,16 @@ class HihellTask(Task):
     ) -> None:
         super().__init__(config, data_dir, device, state)
         d: HihellDataConfig = config.data
-        self.chars = (
-            list(state["chars"]) if state and "chars" in state else vocabulary(d.source, d.target)
-        )
+        own = vocabulary(d.source, d.target)
+        self.chars = list(state["chars"]) if state and "chars" in state else own
+        if not set(own) <= set(self.chars):
+            # A resumed run keeps its model: one input and one output per character it knows.
+            raise ConfigError(
+                f"'{d.source}' -> '{d.target}' is written with the characters "
+                f"'{''.join(own)}', but this checkpoint's model knows '{''.join(self.chars)}'; "
+                "a resumed run keeps its model's characters: keep data.source and data.target "
+                "(or train a new run)"
+            )
         index = {c: i for i, c in enumerate(self.chars)}
         src = torch.tensor([index[c] for c in d.source], device=device)
         self.x = F.one_hot(src, len(self.chars)).float().unsqueeze(0)  # (1, T, V)

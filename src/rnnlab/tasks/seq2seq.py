@@ -83,10 +83,20 @@ class Seq2SeqTask(Task):
     ) -> None:
         super().__init__(config, data_dir, device, state)
         d: Seq2SeqDataConfig = config.data
+        own = list(SPECIALS) + list(synthetic.alphabet(d.problem))
         if state and "tokens" in state:
             self.tokens = list(state["tokens"])
+            if not set(own) <= set(self.tokens):
+                # A resumed run keeps its model, and so its vocabulary: a problem with more
+                # characters (reverse -> add) cannot be written with it.
+                raise ConfigError(
+                    f"data.problem = '{d.problem}' is written with "
+                    f"'{synthetic.alphabet(d.problem)}', but this checkpoint's model knows "
+                    f"'{''.join(t for t in self.tokens if t not in SPECIALS)}'; a resumed run "
+                    "keeps its model's vocabulary: keep data.problem (or train a new run)"
+                )
         else:
-            self.tokens = list(SPECIALS) + list(synthetic.alphabet(d.problem))
+            self.tokens = own
         self.index = {t: i for i, t in enumerate(self.tokens)}
         self._data: dict[str, Any] | None = None  # generated on first use: translate needs none
 
@@ -158,6 +168,12 @@ class Seq2SeqTask(Task):
             return f"'{text}' is not two numbers joined by '+', as every training example was"
         longest = max(len(p) for p in parts)
         if longest <= d.digits:
+            if not d.pad_operands and any(len(p) > 1 and p[0] == "0" for p in parts):
+                # zero-padded operands are read as written: training numbers had no such zeros
+                return (
+                    f"'{text}' has a number with a leading zero; this model was trained on "
+                    "numbers written without them"
+                )
             return None
         return (
             f"'{text}' has a {longest}-digit number; this model was trained on numbers "
