@@ -446,6 +446,7 @@ def test_translate_checkpoint_of_another_task(classify_checkpoint, capsys):
     assert main(["translate", str(classify_checkpoint), "1+2"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "is a 'classify' checkpoint, not 'seq2seq'" in err
+    assert err.rstrip().endswith("(this one works with rnnlab predict)")  # what to use instead
 
 
 # --------------------------------------------------------------------------- full presets

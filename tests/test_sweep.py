@@ -268,7 +268,9 @@ def test_cli_sweep_prints_a_line_per_trial_and_the_best(data_dir, tmp_path, caps
     assert "Objective: maximize val_acc" in out and "never tuned on" in out
     assert "Trial 1/2 (#0): lr=" in out and "Trial 2/2 (#1)" in out
     assert "Best combination: trial #" in out and "rnnlab train --config" in out
-    assert "rnnlab runs --group sweep:sheet-rnn" in out
+    # the printed commands find the sweep's runs folder, not ./runs
+    assert f"rnnlab runs --group sweep:sheet-rnn --runs-dir {tmp_path};" in out
+    assert f"best.toml --runs-dir {tmp_path}\n" in out
     # again with --json: the study has its 2 trials, so nothing runs and JSON is printed
     assert cli.main([*argv, "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)

@@ -269,6 +269,16 @@ class Loaded:
     payload: dict[str, Any]
 
 
+# The command that puts a checkpoint of each task to use (all of them: evaluate).
+_COMMAND_OF_TASK = {
+    "classify": "predict",
+    "charlm": "sample",
+    "tagger": "tag",
+    "seq2seq": "translate",
+    "hihell": "evaluate",
+}
+
+
 def load(
     checkpoint: str | Path,
     *,
@@ -287,9 +297,11 @@ def load(
     payload = ckpt.load_checkpoint(checkpoint)
     cfg = from_dict(payload["config"])
     if task_name and cfg.task != task_name:
+        serves = _COMMAND_OF_TASK.get(cfg.task)
         raise CheckpointError(
             f"{checkpoint} is a '{cfg.task}' checkpoint, not '{task_name}'; "
             f'use a checkpoint trained with task = "{task_name}"'
+            + (f" (this one works with rnnlab {serves})" if serves else "")
         )
     task_class = get_task_class(cfg.task)
     if read_data:

@@ -87,7 +87,7 @@ def add_common_args(
     pass them to all alike); a command that does not use one keeps it out of its help."""
     parser.add_argument(
         "--data-dir",
-        help="data root (default: $RNNLAB_DATA, else ~/.cache/rnnlab/data)"
+        help="data root (default: $RNNLAB_DATA, else ${XDG_CACHE_HOME:-~/.cache}/rnnlab/data)"
         if data
         else argparse.SUPPRESS,
     )

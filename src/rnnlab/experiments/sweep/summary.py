@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shlex
+from pathlib import Path
+
 from rnnlab.experiments.sweep.plan import SweepPlan
 from rnnlab.experiments.sweep.results import SweepResult, TrialRecord
 from rnnlab.experiments.sweep.text import (
@@ -79,10 +82,24 @@ def summary_lines(result: SweepResult, top: int = 10) -> list[str]:
         lines.append("No trial has completed yet, so there is no best combination.")
     paths = result.paths
     lines.append(f"Files: {paths['summary']}" + (f", {paths['best']}" if "best" in paths else ""))
+    runs_flag = _runs_dir_flag(Path(paths["summary"]).parents[2])
     if "best" in paths:
-        lines.append(f"  re-run the best: rnnlab train --config {paths['best']}")
-    lines.append(f"  its runs: rnnlab runs --group sweep:{result.study}; study: {paths['storage']}")
+        lines.append(f"  re-run the best: rnnlab train --config {paths['best']}{runs_flag}")
+    lines.append(
+        f"  its runs: rnnlab runs --group sweep:{result.study}{runs_flag}; "
+        f"study: {paths['storage']}"
+    )
     return lines
+
+
+def _runs_dir_flag(runs_dir: Path) -> str:
+    """' --runs-dir R' where the sweep's runs folder is not the one a bare command reads, so
+    the commands printed find its runs."""
+    from rnnlab.data.paths import default_runs_dir
+
+    if runs_dir.resolve() == default_runs_dir().resolve():
+        return ""
+    return f" --runs-dir {shlex.quote(str(runs_dir))}"
 
 
 def _objective_words(split: str, tests: str) -> str:
