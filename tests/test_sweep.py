@@ -276,6 +276,14 @@ def test_cli_sweep_prints_a_line_per_trial_and_the_best(data_dir, tmp_path, caps
     summary = json.loads(capsys.readouterr().out)
     assert summary["study"] == "sheet-rnn" and len(summary["trials"]) == 2
     assert summary["finished"] == 2 and summary["best_value"] is not None
+    # --dry-run reads the saved study as the real call would: its trials, its settings
+    assert cli.main([*argv, "--dry-run"]) == 0
+    assert "Continues the saved study: 2 of 2 trials done already" in capsys.readouterr().out
+    other = [a.replace("sgd,adam", "sgd") for a in argv]
+    assert cli.main([*other, "--dry-run"]) == 1
+    err = capsys.readouterr().err
+    assert "study 'sheet-rnn'" in err and "was run with other settings" in err
+    assert err.count("\n") == 1
 
 
 @pytest.mark.parametrize(

@@ -45,8 +45,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
     )
     if args.dry_run:
-        for line in plan.describe():
+        from rnnlab.experiments.sweep.study import finished_in_saved_study
+
+        done = finished_in_saved_study(plan)
+        for line in plan.describe(fresh=not done):
             print(line)
+        if done is not None:
+            print(f"Continues the saved study: {done} of {plan.trials} trials done already")
         return 0
     result = sw.run_sweep(plan, verbose=not (args.quiet or args.json))
     if args.json:

@@ -89,6 +89,15 @@ def _identity(plan: SweepPlan) -> dict[str, Any]:
 
 def _check_same_study(study: Any, plan: SweepPlan) -> None:
     """Continuing a study with another config or space would mix incomparable trials."""
+    _refuse_other_settings(study, plan)
+    mine = json.loads(json.dumps(_identity(plan)))
+    if study.user_attrs.get("rnnlab") != mine:
+        study.set_user_attr("rnnlab", mine)
+
+
+def _refuse_other_settings(study: Any, plan: SweepPlan) -> None:
+    """A ConfigError where the stored study was run with another objective or settings;
+    reads the study, writes nothing."""
     direction = study.direction.name.lower()
     if direction != plan.direction:
         raise ConfigError(
@@ -105,8 +114,30 @@ def _check_same_study(study: Any, plan: SweepPlan) -> None:
             f"study '{plan.study}' in {masked_url(plan.storage)} was run with other settings "
             f"({first}); continue it with the same ones, or start a new study with --study NAME"
         )
-    if theirs != mine:
-        study.set_user_attr("rnnlab", mine)
+
+
+def finished_in_saved_study(plan: SweepPlan) -> int | None:
+    """For --dry-run: the trials an SQLite study file already holds toward --trials, or None
+    where there is no such study yet; refuses, as the real call would, a study run with other
+    settings. Only an existing file is opened: a dry run creates nothing."""
+    from rnnlab.experiments.sweep.results import count_finished
+
+    path = sqlite_file(plan.storage)
+    if path is None or not path.is_file():
+        return None
+    optuna = import_optuna()
+    try:
+        study = optuna.load_study(study_name=plan.study, storage=plan.storage)
+    except KeyError:  # the file holds other studies, not this one
+        return None
+    except Exception as exc:  # unreadable: the real call reports it with its fix
+        text = " ".join(str(exc).split())[:200]
+        raise RnnlabError(
+            f"cannot open the study file {path} ({type(exc).__name__}: {text}); move it "
+            "aside to start the study afresh, or choose another --study NAME"
+        ) from None
+    _refuse_other_settings(study, plan)
+    return count_finished(optuna, study)
 
 
 def _differences(old: Any, new: Any, prefix: str = "") -> list[str]:
