@@ -128,6 +128,7 @@ def write_files(optuna: Any, study: Any, plan: SweepPlan) -> SweepResult:
     best_path = plan.folder / "best.toml"
     paths = {
         "folder": str(plan.folder),
+        "runs": str(plan.runs_dir),  # the runs folder its trials' runs are recorded in
         "summary": str(summary_path),
         "storage": masked_url(plan.storage),
     }

@@ -82,7 +82,7 @@ def summary_lines(result: SweepResult, top: int = 10) -> list[str]:
         lines.append("No trial has completed yet, so there is no best combination.")
     paths = result.paths
     lines.append(f"Files: {paths['summary']}" + (f", {paths['best']}" if "best" in paths else ""))
-    runs_flag = _runs_dir_flag(Path(paths["summary"]).parents[2])
+    runs_flag = _runs_dir_flag(Path(paths["runs"])) if "runs" in paths else ""
     if "best" in paths:
         lines.append(f"  re-run the best: rnnlab train --config {paths['best']}{runs_flag}")
     lines.append(
