@@ -7,12 +7,14 @@ import json
 import math
 import statistics
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rnnlab.config import flatten
 from rnnlab.experiments.compare import cell_label, configuration_key
+from rnnlab.experiments.report.selection import table_run_ids
 
 if TYPE_CHECKING:
     from rnnlab.experiments.report.selection import Selection
@@ -101,9 +103,7 @@ def _group_configs(
     # Fields alone can name two configurations alike: runs "seed-c" at hidden 100 and 8 and
     # a run "other" at hidden 100 are "model.hidden=100" twice. The name tells them apart
     # (configurations with the same name and fields are one).
-    count: dict[str, int] = {}
-    for c in configs:
-        count[c.label] = count.get(c.label, 0) + 1
+    count = Counter(c.label for c in configs)
     for c in configs:
         if count[c.label] > 1 and c.order[0] == 1:
             c.label = f"{c.runs[0]['name']} {c.label}"
@@ -276,10 +276,8 @@ def _covers(comparison: dict[str, Any] | None, rows: list[dict[str, Any]], metri
         return False
     if comparison.get("metric") not in (None, metric):
         return False
-    try:
-        table = {int(r["run_id"]) for r in comparison.get("runs") or []}
-    except (KeyError, TypeError, ValueError):
-        return True  # written by another rnnlab version: nothing to check it against
+    table = table_run_ids(comparison)
+    # not listed (another rnnlab version wrote it): nothing to check it against
     return not table or table == {int(r["id"]) for r in rows}
 
 

@@ -157,11 +157,8 @@ def _comparison_runs(
     """Only the runs behind the comparison's saved table. Its group may hold others: runs
     of an earlier version of it (older rnnlab replaced a comparison's table when its name was
     reused with other settings, even another task), or of an extension still unfinished."""
-    try:
-        table = {int(r["run_id"]) for r in comparison.get("runs") or []}
-    except (KeyError, TypeError, ValueError):
-        return rows  # written by another rnnlab version: the group is all there is
-    if not table:
+    table = table_run_ids(comparison)
+    if not table:  # not listed (another rnnlab version wrote it): the group is all there is
         return rows
     others = sorted(int(r["id"]) for r in rows if int(r["id"]) not in table)
     if others:
@@ -172,6 +169,15 @@ def _comparison_runs(
             f"{ranges_text(others)} shows {'it' if one else 'them'}"
         )
     return [r for r in rows if int(r["id"]) in table]
+
+
+def table_run_ids(comparison: dict[str, Any]) -> set[int] | None:
+    """The ids of the runs behind a comparison's saved table; None (or empty) where its
+    comparison.json, written by another rnnlab version, does not list them."""
+    try:
+        return {int(r["run_id"]) for r in comparison.get("runs") or []}
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _comparison_names(runs_dir: Path) -> list[str]:
