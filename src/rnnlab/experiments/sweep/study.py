@@ -59,19 +59,23 @@ def _created_or_loaded(optuna: Any, plan: SweepPlan) -> Any:
             "database driver (e.g. pip install psycopg2-binary for postgresql://)"
         ) from None
     except Exception as exc:  # a bad URL, an unreachable server, an unwritable file
-        text = " ".join(str(exc).split())[:200]
-        path = sqlite_file(plan.storage)
-        if not plan.storage_given and path is not None:
-            # the sweep's own study file: there is no --storage to check, the file is the fault
-            raise RnnlabError(
-                f"cannot open the study file {path} ({type(exc).__name__}: {text}); move it "
-                "aside to start the study afresh, or choose another --study NAME"
-            ) from None
-        raise RnnlabError(
-            f"cannot open the study storage {masked_url(plan.storage)} ({type(exc).__name__}: "
-            f"{text}); check --storage (e.g. sqlite:///path/optuna.db or "
-            "postgresql://user:password@host/db)"
-        ) from None
+        raise _open_error(plan, exc) from None
+
+
+def _open_error(plan: SweepPlan, exc: Exception) -> RnnlabError:
+    """Why the study's storage cannot be opened, and the fix."""
+    reason = f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
+    path = sqlite_file(plan.storage)
+    if not plan.storage_given and path is not None:
+        # the sweep's own study file: there is no --storage to check, the file is the fault
+        return RnnlabError(
+            f"cannot open the study file {path} ({reason}); move it aside to start the "
+            "study afresh, or choose another --study NAME"
+        )
+    return RnnlabError(
+        f"cannot open the study storage {masked_url(plan.storage)} ({reason}); check "
+        "--storage (e.g. sqlite:///path/optuna.db or postgresql://user:password@host/db)"
+    )
 
 
 def _identity(plan: SweepPlan) -> dict[str, Any]:
@@ -89,15 +93,14 @@ def _identity(plan: SweepPlan) -> dict[str, Any]:
 
 def _check_same_study(study: Any, plan: SweepPlan) -> None:
     """Continuing a study with another config or space would mix incomparable trials."""
-    _refuse_other_settings(study, plan)
-    mine = json.loads(json.dumps(_identity(plan)))
+    mine = _refuse_other_settings(study, plan)
     if study.user_attrs.get("rnnlab") != mine:
         study.set_user_attr("rnnlab", mine)
 
 
-def _refuse_other_settings(study: Any, plan: SweepPlan) -> None:
+def _refuse_other_settings(study: Any, plan: SweepPlan) -> dict[str, Any]:
     """A ConfigError where the stored study was run with another objective or settings;
-    reads the study, writes nothing."""
+    reads the study, writes nothing. Returns the plan's settings as the study stores them."""
     direction = study.direction.name.lower()
     if direction != plan.direction:
         raise ConfigError(
@@ -114,6 +117,7 @@ def _refuse_other_settings(study: Any, plan: SweepPlan) -> None:
             f"study '{plan.study}' in {masked_url(plan.storage)} was run with other settings "
             f"({first}); continue it with the same ones, or start a new study with --study NAME"
         )
+    return mine
 
 
 def finished_in_saved_study(plan: SweepPlan) -> int | None:
@@ -130,12 +134,8 @@ def finished_in_saved_study(plan: SweepPlan) -> int | None:
         study = optuna.load_study(study_name=plan.study, storage=plan.storage)
     except KeyError:  # the file holds other studies, not this one
         return None
-    except Exception as exc:  # unreadable: the real call reports it with its fix
-        text = " ".join(str(exc).split())[:200]
-        raise RnnlabError(
-            f"cannot open the study file {path} ({type(exc).__name__}: {text}); move it "
-            "aside to start the study afresh, or choose another --study NAME"
-        ) from None
+    except Exception as exc:  # unreadable: said as the real call says it
+        raise _open_error(plan, exc) from None
     _refuse_other_settings(study, plan)
     return count_finished(optuna, study)
 
