@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from typing import NoReturn
 
 import numpy as np
 import torch
@@ -34,8 +35,10 @@ from torch.utils.data import DataLoader, Dataset
 
 import rnnlab
 from rnnlab.api import make_config
+from rnnlab.config import RunConfig
 from rnnlab.data.images import get_dataset, load_split
 from rnnlab.data.paths import resolve_data_dir
+from rnnlab.errors import RnnlabError
 from rnnlab.training.allocator import tune_cpu_allocator
 from rnnlab.training.runtime import cpu_bf16_fast
 
@@ -137,7 +140,8 @@ def worker(
         rnnlab_run(preset, data_dir, 5, precision, device)
         return rnnlab_run(preset, data_dir, iters, precision, device)
     tune_cpu_allocator()  # honours RNNLAB_MALLOC, so 'default' leaves glibc alone
-    images, labels = load_split(data_dir, get_dataset("mnist"), "train")
+    dataset = get_dataset(make_config(preset).data.dataset)  # the data rnnlab's side reads
+    images, labels = load_split(data_dir, dataset, "train")
     seed_recipe(preset, images, labels, 5, device)
     return seed_recipe(preset, images, labels, iters, device)
 
@@ -152,12 +156,39 @@ def measure(
     env = {**os.environ, "RNNLAB_MALLOC": malloc}
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        raise SystemExit(f"benchmark worker failed: {done.stderr.strip().splitlines()[-1:]}")
+        # the worker's last line says why (its one-line error, or a traceback's last line)
+        last = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
+        raise SystemExit(f"benchmark worker ({preset}, {side}) failed: {last}")
     return float(json.loads(done.stdout.strip().splitlines()[-1])["samples_per_sec"])
 
 
+def recipe_differences(cfg: RunConfig) -> list[str]:
+    """What of `cfg` the seeds' recipe (SeedModel, SeedMNIST, batch 100, SGD or Adam) does
+    not do: any of it would time two different trainings against each other."""
+    m, t = cfg.model, cfg.train
+    if cfg.task != "classify":
+        return [f"task {cfg.task}"]
+    found = [
+        f"view {cfg.data.view}" if cfg.data.view != "rows" else "",
+        "bidirectional" if m.bidirectional else "",
+        f"fc_hidden {m.fc_hidden}" if m.fc_hidden else "",
+        f"dropout {m.dropout}" if m.dropout else "",
+        f"impl {m.impl}" if m.impl != "torch" else "",
+        f"batch_size {t.batch_size}" if t.batch_size != 100 else "",
+        f"optimizer {t.optimizer}" if t.optimizer not in ("sgd", "adam") else "",
+    ]
+    return [f for f in found if f]
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a bad option is one line (not usage + error), as rnnlab's own are."""
+
+    def error(self, message: str) -> NoReturn:
+        raise SystemExit(f"benchmarks/run.py: error: {message}; see --help")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = OneLineParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer iterations (CI-sized)")
     parser.add_argument(
         "--data-dir", default=None, help="data root (default: $RNNLAB_DATA, else the cache)"
@@ -173,13 +204,38 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worker", choices=["seeds", "rnnlab"], help=argparse.SUPPRESS)
     parser.add_argument("--precision", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    for flag, value in (("--iters", args.iters), ("--rounds", args.rounds)):
+        if value is not None and value < 1:  # 0 must not quietly become the default
+            parser.error(f"{flag} must be 1 or more, got {value}")
     iters = args.iters or (60 if args.quick else 300)
     rounds = args.rounds or (1 if args.quick else 3)
     data_dir = resolve_data_dir(args.data_dir)
     if args.worker:
-        sps = worker(args.worker, args.presets[0], iters, data_dir, args.precision, args.device)
+        try:
+            sps = worker(args.worker, args.presets[0], iters, data_dir, args.precision, args.device)
+        except RnnlabError as exc:  # one line for the parent to pass on, not a traceback
+            raise SystemExit(f"rnnlab: error: {exc}") from None
         print(json.dumps({"samples_per_sec": sps}))
         return 0
+
+    # every preset and its data checked before the first line of the table: a typo or a
+    # missing file is one line, not a traceback or a worker failure after minutes of runs
+    for preset in args.presets:
+        try:
+            cfg = make_config(preset)
+        except RnnlabError as exc:
+            parser.error(f"--presets: {exc}")
+        differences = recipe_differences(cfg)
+        if differences:
+            parser.error(
+                f"--presets {preset}: the seeds' recipe is an MNIST-family classifier on the "
+                f"rows view, batch 100, SGD or Adam; it cannot train {', '.join(differences)}, "
+                "so the two sides would time different work (try seed-c or sheet-lstm)"
+            )
+        try:
+            load_split(data_dir, get_dataset(cfg.data.dataset), "test")
+        except RnnlabError as exc:
+            raise SystemExit(f"benchmarks/run.py: error: {exc}") from None
 
     gpu = args.device != "cpu"
     if gpu and not torch.cuda.is_available():

@@ -12,6 +12,7 @@ import gzip
 import hashlib
 import http.client
 import os
+import tempfile
 import urllib.error
 import urllib.request
 import zlib
@@ -32,15 +33,19 @@ def md5_of(data: bytes) -> str:
 
 def verify(path: Path, accepted: Sequence[str]) -> bool:
     """True when the file (or its decompressed content) has one of the accepted md5s."""
-    raw = path.read_bytes()
-    if md5_of(raw) in accepted:
+    return _accepted(path.read_bytes(), accepted)
+
+
+def _accepted(data: bytes, accepted: Sequence[str]) -> bool:
+    """The bytes themselves, or their gzip content (whatever the file's name), match."""
+    if md5_of(data) in accepted:
         return True
-    if raw[:2] == b"\x1f\x8b":  # gzip magic; downloads sit under a .part name
-        try:
-            return md5_of(gzip.decompress(raw)) in accepted
-        except (OSError, EOFError, zlib.error):
-            return False
-    return False
+    if data[:2] != b"\x1f\x8b":  # not gzip
+        return False
+    try:
+        return md5_of(gzip.decompress(data)) in accepted
+    except (OSError, EOFError, zlib.error):
+        return False
 
 
 def download_dataset(
@@ -111,29 +116,68 @@ def _fetch(
     stem: str, folder: Path, mirrors: Sequence[str], accepted: Sequence[str], timeout: float
 ) -> None:
     target = folder / f"{stem}.gz"
-    tmp = folder / f".{stem}.gz.part"
-    for path in (target, tmp):
-        if path.exists() and not path.is_file():
-            raise DataError(f"{path} is in the way (not a file); remove it and download again")
+    if target.exists() and not target.is_file():
+        raise DataError(f"{target} is in the way (not a file); remove it and download again")
     errors = []
     for mirror in mirrors:
         url = mirror.rstrip("/") + f"/{stem}.gz"
         try:
             with urllib.request.urlopen(url, timeout=timeout) as response:
-                tmp.write_bytes(response.read())
+                data = response.read()
         except ValueError as exc:  # not a URL at all: a typo in the mirror
             errors.append(f"{url}: {exc}; a mirror is an http(s):// address")
             continue
         except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
-            errors.append(f"{url}: {getattr(exc, 'reason', exc)}")
+            errors.append(f"{url}: {_failure(exc)}")
             continue
-        if verify(tmp, accepted):
-            os.replace(tmp, target)
+        if _accepted(data, accepted):
+            _write_verified(target, data)
             return
-        tmp.unlink(missing_ok=True)
         errors.append(f"{url}: checksum mismatch")
-    tmp.unlink(missing_ok=True)
     raise DataError(
         f"could not download {stem}.gz ({'; '.join(errors)}); check the network or copy the "
         f"files into {folder} by hand"
     )
+
+
+def _failure(exc: BaseException) -> str:
+    """What went wrong with one mirror, in words: 'HTTP 404 Not Found', 'the connection
+    closed after 4,956,211 of 9,912,422 bytes', 'timed out'."""
+    if isinstance(exc, urllib.error.HTTPError):
+        return f"HTTP {exc.code} {exc.reason}"
+    if isinstance(exc, http.client.IncompleteRead):
+        got = len(exc.partial)
+        total = f" of {got + exc.expected:,}" if exc.expected is not None else ""
+        return f"the connection closed after {got:,}{total} bytes"
+    return str(getattr(exc, "reason", None) or exc)
+
+
+def _write_verified(target: Path, data: bytes) -> None:
+    """Put checked bytes in place in one rename. The temporary name is this call's own:
+    parallel runs with --download (compare --jobs, sweep workers) fetch the same file into
+    the same folder at once, and a shared name let one rename away, or overwrite, the file
+    the other was writing."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    except OSError as exc:
+        raise DataError(
+            f"cannot write to {target.parent} ({exc.strerror}); choose another --data-dir"
+        ) from None
+    try:
+        # mkstemp's file is private (0600); data files get the mode open() would give
+        mask = os.umask(0)
+        os.umask(mask)
+        os.fchmod(fd, 0o666 & ~mask)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())  # on disk before the rename makes it the real file
+        os.replace(tmp, target)
+    except BaseException as exc:
+        Path(tmp).unlink(missing_ok=True)  # Ctrl-C or a full disk leaves no part behind
+        if isinstance(exc, OSError):
+            raise DataError(
+                f"cannot write {target} ({exc.strerror}); free some space or choose another "
+                "--data-dir"
+            ) from None
+        raise

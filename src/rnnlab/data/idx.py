@@ -7,6 +7,7 @@ dimension as a big-endian uint32, then the data.
 from __future__ import annotations
 
 import gzip
+import math
 import struct
 import zlib
 from pathlib import Path
@@ -19,13 +20,20 @@ _DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4",
 _CODES = {np.dtype(np.uint8): 0x08, np.dtype(np.int8): 0x09}
 
 
+GZIP_MAGIC = b"\x1f\x8b"
+
+
 def read_bytes(path: Path) -> bytes:
-    """The file's content, decompressed when it ends in .gz."""
+    """The file's content, decompressed when it is gzip: named .gz, or gzip inside whatever
+    its name (`curl -o train-images-idx3-ubyte URL.gz`), as the download's checksum accepts
+    it. An IDX file starts with two zero bytes, so the two never mix up."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise DataError(f"cannot read {path}: {exc.strerror}") from None
-    if path.suffix != ".gz":
+    # a .gz name whose content starts as IDX does (a file gunzipped but not renamed) is
+    # read as it is; anything else under a .gz name goes to gzip, which says what is wrong
+    if raw[:2] != GZIP_MAGIC and (path.suffix != ".gz" or raw[:2] == b"\x00\x00"):
         return raw
     try:
         return gzip.decompress(raw)
@@ -53,7 +61,9 @@ def parse_idx(data: bytes, origin: str = "IDX data") -> np.ndarray:
         )
     dims = struct.unpack(f">{ndim}I", data[4:header])
     dtype = np.dtype(_DTYPES[data[2]])
-    expected = header + int(np.prod(dims)) * dtype.itemsize
+    # math.prod on Python ints: numpy's int64 product wraps around (65536**4 is 0 there),
+    # which would let a crafted header pass the size check
+    expected = header + math.prod(dims) * dtype.itemsize
     if len(data) != expected:
         raise DataError(
             f"{origin} is truncated or corrupt: {len(data)} bytes where its header "

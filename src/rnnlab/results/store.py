@@ -9,7 +9,9 @@ other instead of failing with "database is locked".
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import stat
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +23,8 @@ from rnnlab.errors import ConfigError, RnnlabError
 from rnnlab.results.owner import owner_gone
 
 DB_NAME = "rnnlab.db"
+# How long a connection waits for another process's write to end before giving up, seconds.
+BUSY_TIMEOUT = 60.0
 STATUSES = ("running", "completed", "stopped", "interrupted", "diverged", "failed")
 ORPHANED = (
     "its process ended without recording how (killed, crashed or the machine restarted); "
@@ -91,15 +95,25 @@ class ResultsStore:
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         if self.readonly:
-            db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=60)
+            db = sqlite3.connect(
+                f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT
+            )
         else:
-            db = sqlite3.connect(self.path, timeout=60)
+            db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT)
         db.row_factory = sqlite3.Row
         try:
             with db:  # one transaction: commit on success, roll back on error
                 yield db
         except sqlite3.DatabaseError as exc:
             if isinstance(exc, sqlite3.OperationalError):
+                if "locked" in str(exc):
+                    # not a folder problem (what the callers say of other operational
+                    # errors): someone else's transaction never ended
+                    raise RnnlabError(
+                        f"the results store {self.path} is locked: another process has held "
+                        f"it for over {BUSY_TIMEOUT:g} s (an open transaction in a sqlite3 "
+                        "shell, say); end that and run again"
+                    ) from None
                 raise
             raise RnnlabError(
                 f"the results store {self.path} is corrupt ({exc}); move it aside and run "
@@ -151,10 +165,11 @@ class ResultsStore:
         """One run's row; `settle` first marks runs whose process is gone interrupted, as
         listing does (a run shown to a user should not claim to be running)."""
         with self._connect() as db:
-            if settle:
-                _settle_orphans(db)
+            settled = not settle or _settle_orphans(db)
             row = db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
-        return _decode(row) if row else None
+        if row is None:
+            return None
+        return _decode(row) if settled else _settled(_decode(row))
 
     def list_runs(
         self,
@@ -184,9 +199,9 @@ class ResultsStore:
         if limit and int(limit) < MAX_INT:
             sql += f" LIMIT {int(limit)}"
         with self._connect() as db:
-            if not self.readonly:
-                _settle_orphans(db)
-            return [_decode(r) for r in db.execute(sql, args).fetchall()]
+            settled = self.readonly or _settle_orphans(db)
+            rows = [_decode(r) for r in db.execute(sql, args).fetchall()]
+        return rows if settled else [_settled(r) for r in rows]
 
     def metrics(self, run_id: int) -> list[dict[str, Any]]:
         """Metrics over time: one dict per evaluation, {"iteration": i, "wall_time": t, ...}."""
@@ -223,6 +238,23 @@ def check_runs_folder(runs_dir: Path) -> None:
             f"{runs_dir} is a file, not a runs folder; give --runs-dir the folder that holds "
             f"{DB_NAME} and the run folders (default ./runs)"
         )
+    store = runs_dir / DB_NAME
+    try:
+        # os.stat, not Path.exists: whether that raises or answers False in a folder this
+        # user may not look into depends on the Python version
+        is_folder = stat.S_ISDIR(os.stat(store).st_mode)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    except PermissionError:
+        raise ConfigError(
+            f"cannot look into the runs folder {runs_dir} (permission denied); ask its owner "
+            "for access, or choose another folder with --runs-dir"
+        ) from None
+    if is_folder:
+        raise ConfigError(
+            f"{store} is a folder, not a results store; move it aside, or choose another "
+            "folder with --runs-dir"
+        )
 
 
 def _check_is_store(db: sqlite3.Connection, path: Path) -> None:
@@ -251,19 +283,34 @@ def _check_is_store(db: sqlite3.Connection, path: Path) -> None:
         )
 
 
-def _settle_orphans(db: sqlite3.Connection) -> None:
+def _settle_orphans(db: sqlite3.Connection) -> bool:
     """Mark 'interrupted' the runs whose training process on this machine has ended without
-    saying so (a Ctrl-C or an error records its own ending), before they are listed."""
+    saying so (a Ctrl-C or an error records its own ending), before they are listed. False
+    when the store cannot be written (a read-only copy, another user's runs folder): the
+    reader then settles the rows it shows (`_settled`), and reading still works."""
     rows = db.execute("SELECT id, owner FROM runs WHERE status = 'running'").fetchall()
     for row in rows:
         if owner_gone(row["owner"]):
             # only while the dead process still owns it: a process that resumed the run
             # since the look above is its live owner now
-            db.execute(
-                "UPDATE runs SET status = 'interrupted', message = ?, updated = ? "
-                "WHERE id = ? AND status = 'running' AND owner = ?",
-                (ORPHANED, time.time(), row["id"], row["owner"]),
-            )
+            try:
+                db.execute(
+                    "UPDATE runs SET status = 'interrupted', message = ?, updated = ? "
+                    "WHERE id = ? AND status = 'running' AND owner = ?",
+                    (ORPHANED, time.time(), row["id"], row["owner"]),
+                )
+            except sqlite3.OperationalError as exc:
+                if "readonly" not in str(exc):
+                    raise
+                return False
+    return True
+
+
+def _settled(run: dict[str, Any]) -> dict[str, Any]:
+    """A decoded row as `_settle_orphans` would have left it, for a store it cannot write."""
+    if run.get("status") == "running" and owner_gone(run.get("owner")):
+        return {**run, "status": "interrupted", "message": ORPHANED}
+    return run
 
 
 def _add_missing_columns(db: sqlite3.Connection) -> None:
