@@ -117,7 +117,20 @@ def _toml_value(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, (int, float)):
         return repr(value)
-    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return '"' + "".join(_toml_char(c) for c in str(value)) + '"'
+
+
+_TOML_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def _toml_char(c: str) -> str:
+    """One character of a TOML basic string: a control character written as it is makes
+    the file unreadable (a data.path holding a newline broke its run's config.toml)."""
+    if c in _TOML_ESCAPES:
+        return _TOML_ESCAPES[c]
+    if c < " " or c == "\x7f":
+        return f"\\u{ord(c):04x}"
+    return c
 
 
 def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -7,7 +7,15 @@ from typing import Any
 
 from rnnlab.config.checks import validate
 from rnnlab.config.files import preset_names, preset_top_level
-from rnnlab.config.schema import SECTIONS, RunConfig, TopLevel, coerce_value, field_types
+from rnnlab.config.schema import (
+    SECTIONS,
+    ModelConfig,
+    RunConfig,
+    TopLevel,
+    TrainConfig,
+    coerce_value,
+    field_types,
+)
 from rnnlab.errors import ConfigError
 
 
@@ -88,6 +96,36 @@ def _nonzero(value: Any) -> bool:
         return True  # not a number: the field's own check will say so
 
 
+def _declared_types(dotted: str) -> set[Any]:
+    """The types a field may have: one, except for a data field that tasks declare apart
+    (none when no section declares it: the field's own check will say so)."""
+    from rnnlab.tasks import TASKS, get_task_class
+
+    section, _, key = dotted.rpartition(".")
+    fixed = {"": TopLevel, "model": ModelConfig, "train": TrainConfig}
+    if section == "data":
+        owners = [field_types(get_task_class(task).DataConfig) for task in TASKS]
+    else:
+        owners = [field_types(fixed[section])] if section in fixed else []
+    return {types[key] for types in owners if key in types}
+
+
+def _same_value(dotted: str, first: Any, second: Any) -> bool:
+    """Whether two values given for one field mean the same: a flag has already read its
+    value (--iters 1e4 is 10000, --epochs 1 is 1.0) while --set keeps the text, so "1e4"
+    and 10000 must compare as the field reads them."""
+    if str(first) == str(second):
+        return True
+    kinds = _declared_types(dotted)
+    if len(kinds) != 1:
+        return False
+    (kind,) = kinds
+    try:
+        return bool(coerce_value(first, kind, dotted) == coerce_value(second, kind, dotted))
+    except ConfigError:
+        return False
+
+
 def check_overrides(
     items: list[tuple[str, Any]],
     labels: list[str] | None = None,
@@ -99,7 +137,7 @@ def check_overrides(
     shown = labels or [f"{key}={value}" for key, value in items]
     seen: dict[str, tuple[Any, str]] = {}  # field -> (value, how it was given)
     for (key, value), how in zip(items, shown):
-        if key in seen and str(seen[key][0]) != str(value):  # the same value twice is fine
+        if key in seen and not _same_value(key, seen[key][0], value):  # the same twice is fine
             raise ConfigError(f"{key} is given twice: {seen[key][1]} and {how}; give it once")
         seen[key] = (value, how)
     iters, epochs = seen.get("train.iters"), seen.get("train.epochs")

@@ -107,7 +107,13 @@ def coerce_value(value: Any, kind: Any, where: str) -> Any:
         raise ConfigError(f"{where} must be an integer, got {value!r}")
     if kind is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
+            try:
+                return float(value)
+            except OverflowError:  # an integer of hundreds of digits (TOML or Python) has no float
+                raise ConfigError(
+                    f"{where} is too large: a number of {len(str(abs(value)))} digits, past "
+                    "the largest float (about 1.8e308)"
+                ) from None
         if isinstance(value, str):
             try:
                 return float(value)

@@ -65,7 +65,55 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
             f"{path} is a damaged rnnlab checkpoint (its '{broken}' entry is missing or not a "
             "table); use another checkpoint of the run (last.pt / best.pt)"
         )
+    damage = _damaged_entry(payload)
+    if damage:
+        raise CheckpointError(
+            f"{path} is a damaged rnnlab checkpoint ({damage}); use another checkpoint of the "
+            "run (last.pt / best.pt)"
+        )
     return payload
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _damaged_entry(payload: dict[str, Any]) -> str | None:
+    """What is wrong with the entries a resume reads, or None. Every checkpoint rnnlab writes
+    has them in these forms; without this check an edited or foreign file failed deep inside
+    the resume as an "unexpected KeyError", after its run was already in the store, or
+    (a negative iteration, an rng that is not a table) trained on from a wrong state."""
+    if "iteration" not in payload:
+        return "it has no iteration"
+    if not _whole(payload["iteration"]):
+        return f"its iteration {payload['iteration']!r} is not a whole number"
+    optimizer = payload.get("optimizer")
+    if not (
+        isinstance(optimizer, dict)
+        and isinstance(optimizer.get("state"), dict)
+        and isinstance(optimizer.get("param_groups"), list)
+    ):
+        return "its 'optimizer' entry is missing or not an optimizer's state"
+    kinds = {"history": list, "best": dict, "running": dict, "rng": dict, "task_state": dict}
+    for key, kind in kinds.items():
+        value = payload.get(key)
+        if value is not None and not isinstance(value, kind):
+            return f"its '{key}' entry should be a {kind.__name__}, not {type(value).__name__}"
+    for row in payload.get("history") or []:
+        if not isinstance(row, dict) or not _whole(row.get("iteration")):
+            return "its metrics history has a row without an iteration"
+    generator = (payload.get("rng") or {}).get("torch")
+    if generator is not None and not (
+        isinstance(generator, torch.Tensor)
+        and generator.dtype == torch.uint8
+        and generator.numel() == torch.get_rng_state().numel()
+    ):
+        return "its random generator state is not torch's"
+    for key in ("wall_time", "train_time", "samples", "run_id"):
+        value = payload.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            return f"its {key} {value!r} is not a number"
+    return None
 
 
 def _unreadable(path: Path, exc: Exception) -> str:

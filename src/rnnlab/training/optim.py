@@ -11,6 +11,7 @@ import math
 import torch
 
 from rnnlab.config import TrainConfig
+from rnnlab.errors import CheckpointError
 
 
 def make_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -30,7 +31,11 @@ def make_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
 
 
 def load_optimizer_state(
-    optimizer: torch.optim.Optimizer, saved: dict, saved_kind: str | None, cfg: TrainConfig
+    optimizer: torch.optim.Optimizer,
+    saved: dict,
+    saved_kind: str | None,
+    cfg: TrainConfig,
+    origin: str = "the checkpoint",
 ) -> None:
     """A checkpoint's optimizer state under the settings of `cfg`: torch's load_state_dict
     also brings back the saved momentum and weight decay, which would silently undo a change
@@ -38,7 +43,16 @@ def load_optimizer_state(
     if saved_kind is not None and saved_kind != cfg.optimizer:
         return
     settings = dict(optimizer.defaults)
-    optimizer.load_state_dict(saved)
+    try:
+        optimizer.load_state_dict(saved)
+    except (ValueError, KeyError, TypeError, RuntimeError) as exc:
+        # the weights fitted the model (checked before the run started), so an optimizer
+        # state of other groups or sizes is damage; torch's message names its internals
+        raise CheckpointError(
+            f"{origin} is a damaged rnnlab checkpoint (its optimizer state does not fit the "
+            f"model: {' '.join(str(exc).split())[:120]}); use another checkpoint of the run "
+            "(last.pt / best.pt)"
+        ) from None
     for group in optimizer.param_groups:
         group.update(settings)
         if isinstance(optimizer, torch.optim.RMSprop) and group["momentum"] > 0:

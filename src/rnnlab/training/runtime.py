@@ -58,9 +58,23 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+# (the count before rnnlab set one, the count it set): threads = 0 means torch's default,
+# which an earlier run of this process must not have replaced (hihell sets threads = 1)
+_set_by_rnnlab: tuple[int, int] | None = None
+
+
 def set_threads(threads: int) -> None:
-    if threads:
-        torch.set_num_threads(threads)
+    """torch's intra-op threads for a run; 0 gives back the count the process had before an
+    earlier run changed it, so a run's thread count (and its float rounding) never depends
+    on what ran before it in the same process."""
+    global _set_by_rnnlab
+    current = torch.get_num_threads()
+    # a count someone else set since rnnlab's change is the process's own again
+    own = _set_by_rnnlab[0] if _set_by_rnnlab and current == _set_by_rnnlab[1] else current
+    wanted = threads or own
+    if wanted != current:
+        torch.set_num_threads(wanted)
+    _set_by_rnnlab = (own, threads) if threads else None
 
 
 def cpu_bf16_fast() -> bool:

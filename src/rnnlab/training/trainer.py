@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +80,9 @@ class RunResult:
 def total_iterations(task: Task, config: RunConfig) -> int:
     t = config.train
     if t.epochs > 0:
-        return max(1, math.ceil(t.epochs * task.batches_per_epoch()))
+        # The decimal the user wrote, not its binary float: 1.1 * 100 is 110.00000000000001
+        # in floats, which ceil made 111 iterations where 1.1 epochs of 100 batches is 110.
+        return max(1, math.ceil(Fraction(repr(t.epochs)) * task.batches_per_epoch()))
     return t.iters
 
 
@@ -161,7 +164,11 @@ class Trainer:
         ckpt.load_model_state(self.model, state["model"], "to resume")
         saved_train = (state.get("config") or {}).get("train") or {}
         load_optimizer_state(
-            self.optimizer, state["optimizer"], saved_train.get("optimizer"), self.config.train
+            self.optimizer,
+            state["optimizer"],
+            saved_train.get("optimizer"),
+            self.config.train,
+            str(self.resumed_from or "the checkpoint"),
         )
         self.iteration = self.saved_iteration = int(state["iteration"])
         self.history = list(state.get("history", []))
@@ -216,6 +223,37 @@ class Trainer:
             t = self.prior_train_time + train_time
             return (self.prior_samples + samples) / t if t > 0 else 0.0
 
+        def evaluate_now() -> bool:
+            """Evaluate, record and save at self.iteration; True when on_evaluate ends the run."""
+            nonlocal loss_sum, loss_count, extras_sum, last_good
+            if not _finite_weights(model):  # a gradient overflowed, the loss did not
+                message = (
+                    f"weights became nan or infinite by iteration {self.iteration} "
+                    "(a gradient overflowed)"
+                )
+                self._diverged(message, self.iteration - 1, last_good, elapsed())
+            train_metrics = {"train_loss": loss_sum / max(1, loss_count)}
+            train_metrics.update(
+                {f"train_{k}": v / max(1, loss_count) for k, v in extras_sum.items()}
+            )
+            loss_sum, loss_count, extras_sum = 0.0, 0, {}
+            line = self._evaluate_and_save(train_metrics, elapsed(), train_time, samples)
+            last_good = self.last_path
+            done = self.iteration - start_iter
+            rate = (time.perf_counter() - started) / max(1, done)
+            self._say(
+                bar,
+                f"{line} | {task.format_speed(speed())} | {hms(elapsed())} elapsed | "
+                f"{hms(rate * (self.total - self.iteration))} left",
+            )
+            extra = self.task.on_eval(model, self.iteration)
+            model.train()
+            if extra:
+                self._say(bar, extra)
+            return bool(
+                self.on_evaluate is not None and self.on_evaluate(self.iteration, self.history[-1])
+            )
+
         status = "completed"
         stop = GracefulStop(announce=self.verbose)
         try:
@@ -250,38 +288,18 @@ class Trainer:
                     if self.iteration % 10 == 0:
                         bar.set_postfix(loss=f"{loss_value:.4f}", sps=f"{speed():,.0f}")
 
-                    if self.iteration % cfg.eval_every == 0 or self.iteration == self.total:
-                        if not _finite_weights(model):  # a gradient overflowed, the loss did not
-                            message = (
-                                f"weights became nan or infinite by iteration {self.iteration} "
-                                "(a gradient overflowed)"
-                            )
-                            self._diverged(message, it, last_good, elapsed())
-                        train_metrics = {"train_loss": loss_sum / max(1, loss_count)}
-                        train_metrics.update(
-                            {f"train_{k}": v / max(1, loss_count) for k, v in extras_sum.items()}
-                        )
-                        loss_sum, loss_count, extras_sum = 0.0, 0, {}
-                        line = self._evaluate_and_save(
-                            train_metrics, elapsed(), train_time, samples
-                        )
-                        last_good = self.last_path
-                        done = self.iteration - start_iter
-                        rate = (time.perf_counter() - started) / max(1, done)
-                        self._say(
-                            bar,
-                            f"{line} | {task.format_speed(speed())} | {hms(elapsed())} elapsed | "
-                            f"{hms(rate * (self.total - self.iteration))} left",
-                        )
-                        extra = self.task.on_eval(model, self.iteration)
-                        model.train()
-                        if extra:
-                            self._say(bar, extra)
-                        if self.on_evaluate is not None and self.on_evaluate(
-                            self.iteration, self.history[-1]
-                        ):
-                            status = "stopped"
-                            break
+                    at_eval = self.iteration % cfg.eval_every == 0 or self.iteration == self.total
+                    if at_eval and evaluate_now():
+                        status = "stopped"
+                        break
+                else:
+                    # A run stopped between evaluations (Ctrl-C) and resumed with its length
+                    # cut to where it stopped trains nothing, but its last steps were never
+                    # evaluated: without this it ended "completed" with the metrics of an
+                    # earlier iteration than its last.pt.
+                    last_eval = self.history[-1]["iteration"] if self.history else 0
+                    if last_eval < self.iteration and evaluate_now():
+                        status = "stopped"
         except KeyboardInterrupt:
             bar.close()
             wall = elapsed()
