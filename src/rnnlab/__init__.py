@@ -24,6 +24,7 @@ _MORE = {
     "translate_many": "rnnlab.inference.translation",
     "compare": "rnnlab.experiments.compare",
     "plan_comparison": "rnnlab.experiments.compare",
+    "studies": "rnnlab.experiments.compare",
     "report": "rnnlab.experiments.report",
     "sweep": "rnnlab.experiments.sweep",
     "plan_sweep": "rnnlab.experiments.sweep",

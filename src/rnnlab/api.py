@@ -361,13 +361,16 @@ def predict(
 
     check_required(checkpoint=checkpoint, device=device)
     check_arguments(data_dir=data_dir)
-    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
+    # numbers.Integral, not int: numpy's integers (np.arange(3), an argmax) are whole numbers
+    if isinstance(top, bool) or not isinstance(top, numbers.Integral) or top < 1:
         raise ConfigError(f"--top must be a positive integer (classes to show), got {top!r}")
+    top = int(top)
     indices = _as_list(indices, "indices")
     images = _as_list(images, "images")
     for i in indices:
-        if isinstance(i, bool) or not isinstance(i, int):
+        if isinstance(i, bool) or not isinstance(i, numbers.Integral):
             raise ConfigError(f"test index {i!r} is not a whole number; give indices like 0 1 2")
+    indices = [int(i) for i in indices]
     # test images by index need the data set; pictures alone do not
     loaded = load(checkpoint, data_dir=data_dir, device=device, task_name="classify",
                   read_data=bool(indices))  # fmt: skip
@@ -410,7 +413,7 @@ def _as_list(value: Any, name: str) -> list[Any]:
     """One value or a list of them (predict(images="digit.png") means one picture)."""
     if value is None:
         return []
-    if isinstance(value, (str, Path, int)):
+    if isinstance(value, (str, Path, numbers.Integral)):
         return [value]
     try:
         return list(value)
@@ -479,8 +482,11 @@ def runs(
     check_arguments(runs_dir=runs_dir, name=name, task=task, status=status, group=group)
     if status is not None and status not in STATUSES:
         raise ConfigError(f"unknown status '{status}'; choose one of: {', '.join(STATUSES)}")
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+    if limit is not None and (
+        isinstance(limit, bool) or not isinstance(limit, numbers.Integral) or limit < 1
+    ):
         raise ConfigError(f"limit must be a whole number of runs, 1 or more (got {limit!r})")
+    limit = None if limit is None else int(limit)
     if task is not None:  # a typo would otherwise just list nothing
         get_task_class(task)
     path = Path(runs_dir) if runs_dir else default_runs_dir()

@@ -9,17 +9,13 @@ from rnnlab.results.jsontext import json_text
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from rnnlab.cli import collect_overrides, config_source
-    from rnnlab.experiments.compare import compare, load_study, plan_comparison, study_names
+    from rnnlab.experiments.compare import compare, plan_comparison, studies
     from rnnlab.experiments.table import render_text, to_json
 
     if args.list:
-        for name in study_names():
-            print(f"  {name:<16} {load_study(name).description}")
+        for name, description in studies().items():
+            print(f"  {name:<16} {description}")
         return 0
-    if args.study and (args.preset or args.config):
-        from rnnlab.errors import ConfigError
-
-        raise ConfigError("a study names its own preset; drop --preset/--config")
     # --name names the comparison (its runs are named after it and their grid point)
     overrides = [o for o in collect_overrides(args) if not o.startswith("name=")]
     chosen = dict(

@@ -27,7 +27,7 @@ from rnnlab.experiments.compare.run import (
     compare,
 )
 from rnnlab.experiments.compare.stored import configuration_key
-from rnnlab.experiments.compare.studies import Study, load_study, study_names
+from rnnlab.experiments.compare.studies import Study, load_study, studies, study_names
 
 __all__ = [
     "PRESET_AXIS",
@@ -43,5 +43,6 @@ __all__ = [
     "load_study",
     "plan_comparison",
     "short_field",
+    "studies",
     "study_names",
 ]

@@ -3,6 +3,7 @@ checked and normalised: values given twice or empty are refused, not trained twi
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 from rnnlab.config import MAX_INT
@@ -102,7 +103,8 @@ def normalize_seeds(seeds: Any) -> list[int] | None:
         return None
     if isinstance(seeds, str):
         return parse_seeds(seeds)
-    if isinstance(seeds, int) and not isinstance(seeds, bool):
+    # numbers.Integral: numpy's integers are seeds too (an element of np.arange(5))
+    if isinstance(seeds, numbers.Integral) and not isinstance(seeds, bool):
         seeds = [seeds]
     if not isinstance(seeds, (list, tuple, range)):
         raise ConfigError(
@@ -115,9 +117,9 @@ def normalize_seeds(seeds: Any) -> list[int] | None:
     for s in seeds:
         if isinstance(s, str) and s.strip().isdigit():
             s = int(s)
-        if isinstance(s, bool) or not isinstance(s, int):
+        if isinstance(s, bool) or not isinstance(s, numbers.Integral):
             raise ConfigError(f"seeds must be integers, got {s!r} in {list(seeds)!r}")
-        out.append(s)
+        out.append(int(s))
     if not out:
         raise ConfigError(
             "seeds is empty; give at least one seed, e.g. seeds=[0] or seeds='0-4' "
@@ -145,7 +147,11 @@ def positive_jobs(jobs: Any) -> int:
     """--jobs / jobs=: a whole number of processes, 1 or more (1.5 or "2" are refused, not
     truncated or compared as text)."""
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise ConfigError(f"--jobs must be a positive integer, got {jobs!r}")
+        # both spellings: the same check serves `--jobs 0` and compare(jobs=0)
+        raise ConfigError(
+            f"--jobs must be a positive integer, got {jobs!r}; give how many runs to train "
+            "at once (jobs=2 in Python)"
+        )
     return jobs
 
 

@@ -61,9 +61,11 @@ def plan_runs(
         if key in grid:
             raise ConfigError(f"'{key}' is both a grid axis and a fixed setting; give it once")
     if seeds is not None and any(key == "seed" for key, _ in overrides):
-        raise ConfigError("give either --seed or --seeds, not both")
+        raise ConfigError(
+            "give either --seed or --seeds, not both (in Python: a seed in overrides, or seeds=)"
+        )
     if "seed" in grid:
-        raise ConfigError("vary the seed with --seeds, not as a grid axis")
+        raise ConfigError("vary the seed with --seeds (seeds= in Python), not as a grid axis")
     if source is None and PRESET_AXIS not in grid:
         raise ConfigError(
             "say what to compare: a study name, --preset NAME / --config FILE.toml, "
@@ -181,7 +183,9 @@ class ComparisonPlan:
 
     def status(self) -> tuple[int, int, int]:
         """How many planned runs are done, resumable and not started, by the store."""
-        found = [done_or_resumable(self.stored, run.config.to_dict()) for run in self.runs]
+        found = [
+            done_or_resumable(self.stored, run.config.to_dict(), self.runs_dir) for run in self.runs
+        ]
         done = sum(row is not None for row, _ in found)
         resumable = sum(checkpoint is not None for _, checkpoint in found)
         return done, resumable, len(self.runs) - done - resumable
@@ -247,12 +251,20 @@ def plan_comparison(
     from rnnlab.tasks import get_task_class
     from rnnlab.tasks.base import metric_higher_is_better
 
-    check_source(source)
+    check_source(source, "source")
     check_arguments(
         study=study, overrides=overrides, name=name, metric=metric, data_dir=data_dir,
         runs_dir=runs_dir,
     )  # fmt: skip
     jobs = positive_jobs(jobs)
+    if study and source is not None:
+        # the study's grid would be trained on another base under the study's own name,
+        # which `rnnlab compare STUDY` then refuses as other settings
+        given = source if isinstance(source, str | Path) else "the given config"
+        raise ConfigError(
+            f"a study names its own preset; drop --preset/--config {given} (the source "
+            "argument in Python), or give no study and set the grid and seeds yourself"
+        )
 
     spec = load_study(study) if study else Study(name="")
     axes = dict(spec.grid)

@@ -67,6 +67,7 @@ def compare(
     other settings is refused (see `check_same_settings`). `plan_comparison` checks the same
     arguments without training.
     """
+    from rnnlab.arguments import check_arguments
     from rnnlab.experiments.table import summarise, write_tables
     from rnnlab.results.store import ResultsStore
 
@@ -75,6 +76,7 @@ def compare(
         # without the `__main__` guard: it leaves at once and silently, so the caller's
         # one error (a broken worker pool) is all the user reads, not one traceback a worker.
         raise SystemExit(1)
+    check_arguments(verbose=verbose)  # verbose="no" would be true: checked as train checks it
     plan = plan_comparison(
         source, study=study, grid=grid, seeds=seeds, overrides=overrides, name=name,
         metric=metric, jobs=jobs, data_dir=data_dir, runs_dir=runs_dir,
@@ -91,7 +93,7 @@ def compare(
     for i, run in enumerate(planned):
         config = run.config.to_dict()
         iterations = 0 if run.config.train.epochs else run.config.train.iters
-        done, resume = done_or_resumable(stored, config)
+        done, resume = done_or_resumable(stored, config, runs_path)
         if done is not None:
             outcomes[i] = _outcome(run, done, metric, parameters[i], reused=True)
             continue
@@ -114,7 +116,8 @@ def compare(
         print(
             f"{plan.summary()}; {len(outcomes)} already done, "
             f"{resumed} to resume, {len(todo) - resumed} to train"
-            f"{f'; {jobs} at a time' if jobs > 1 and len(todo) > 1 else ''}",
+            # a --jobs beyond the runs starts no more workers than runs
+            f"{f'; {min(jobs, len(todo))} at a time' if jobs > 1 and len(todo) > 1 else ''}",
             flush=True,
         )
     started = time.perf_counter()
@@ -165,6 +168,13 @@ def compare(
 
 @dataclass
 class ComparisonResult:
+    """What `compare` returns. `rows`: one per configuration, in grid order (`cell`, the
+    grid point; `mean`, `std`, `median`, `low`, `high` of `metric` over the seeds; `count`,
+    `diverged`, `stopped`, `parameters`, `seconds` per run, `samples_per_sec`, `published`,
+    `run_ids`). `runs`: one RunOutcome per planned run, in plan order. `files`: the paths of
+    the saved "markdown", "csv" and "json" tables in `folder`. `best`: the best row by
+    `metric` (None when every run diverged)."""
+
     name: str
     folder: Path
     metric: str

@@ -26,7 +26,7 @@ def configuration_key(config: dict[str, Any]) -> str:
 
 
 def done_or_resumable(
-    stored: list[dict[str, Any]], config: dict[str, Any]
+    stored: list[dict[str, Any]], config: dict[str, Any], runs_dir: Path | None = None
 ) -> tuple[dict[str, Any] | None, str | None]:
     """(finished store row, None) or (None, checkpoint to resume) or (None, None)."""
     key = canonical(config)
@@ -35,10 +35,25 @@ def done_or_resumable(
             continue
         if row["status"] in ("completed", "stopped", "diverged"):
             return row, None
-        checkpoint = row.get("checkpoint")
-        if checkpoint and Path(checkpoint).is_file():
+        checkpoint = _checkpoint_at_hand(row, runs_dir)
+        if checkpoint is not None:
             return None, checkpoint
     return None, None
+
+
+def _checkpoint_at_hand(row: dict[str, Any], runs_dir: Path | None) -> str | None:
+    """The run's checkpoint, looked for first in its folder beside the store: the store
+    records it as the path was spelled then (relative to that working directory), so the
+    same command run from another folder, or with the runs folder spelled otherwise, would
+    miss it and train the run again from the start."""
+    recorded = row.get("checkpoint")
+    if not recorded:
+        return None
+    candidates = [Path(recorded)]
+    if runs_dir is not None:
+        folder = Path(row.get("run_dir") or Path(recorded).parent).name
+        candidates.insert(0, Path(runs_dir) / folder / Path(recorded).name)
+    return next((str(path) for path in candidates if path.is_file()), None)
 
 
 def check_same_settings(

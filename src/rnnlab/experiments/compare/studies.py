@@ -26,6 +26,11 @@ def study_names() -> list[str]:
     return shipped_names("studies")
 
 
+def studies() -> dict[str, str]:
+    """The shipped studies (`rnnlab compare --list`): name -> one-line description."""
+    return {name: load_study(name).description for name in study_names()}
+
+
 def load_study(name: str) -> Study:
     text = shipped_text("studies", name)
     if text is None:

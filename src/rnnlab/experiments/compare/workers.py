@@ -4,13 +4,44 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+import signal
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
 from rnnlab.config import from_dict
-from rnnlab.errors import RnnlabError, TrainingDiverged
+from rnnlab.errors import RnnlabError, TrainingDiverged, TrainingInterrupted
+
+
+class RunNotStarted(TrainingInterrupted):
+    """A queued run a worker refused to start: the comparison was interrupted."""
+
+
+# Set in worker processes only (by _start_worker): the parent's Ctrl-C, as an event the
+# parent sets, and whether this worker has itself been interrupted. The pool hands each
+# worker its next run ahead of time, so without them the runs queued when Ctrl-C came
+# would still be trained, in full, after the Ctrl-C, while the user waits.
+_stop_event: Any = None
+_interrupted = False
+
+
+def _start_worker(stop_event: Any) -> None:
+    global _stop_event
+    _stop_event = stop_event
+    signal.signal(signal.SIGINT, _on_sigint)
+
+
+def _on_sigint(signum: int, frame: Any) -> None:
+    # Ctrl-C reaches every process of the terminal's group, the workers too: remember it,
+    # then stop as Python's own handler does (the training loop has its own, which saves).
+    global _interrupted
+    _interrupted = True
+    raise KeyboardInterrupt
+
+
+def _stopping() -> bool:
+    return _interrupted or (_stop_event is not None and _stop_event.is_set())
 
 
 @dataclass
@@ -35,6 +66,9 @@ def train_job(job: Job) -> dict[str, Any]:
     from rnnlab import api
     from rnnlab.results.store import ResultsStore
 
+    global _interrupted
+    if _stopping():
+        raise RunNotStarted(f"{job.label} not started: the comparison was interrupted")
     prefix = f"  [{job.position}/{job.total} {job.label}]"
 
     def progress(iteration: int, row: dict[str, Any]) -> None:
@@ -58,6 +92,10 @@ def train_job(job: Job) -> dict[str, Any]:
                 verbose=False, group=job.group, on_evaluate=progress,
             )  # fmt: skip
         run_id = result.run_id
+    except (KeyboardInterrupt, TrainingInterrupted):
+        if _stop_event is not None:  # in a worker: it starts no other run
+            _interrupted = True
+        raise
     except TrainingDiverged as exc:
         if job.verbose:
             print(f"{prefix} diverged: {exc}", flush=True)
@@ -74,7 +112,13 @@ def execute(todo: list[tuple[int, Job]], jobs: int, finished: Any) -> None:
         return
     # spawn, not fork: forking a process that already runs OpenMP threads can hang the child.
     context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context)
+    stop = context.Event()
+    # no more workers than runs: a --jobs beyond them (even 10**20) only idles, or overflows
+    # the pool's queue size
+    pool = ProcessPoolExecutor(
+        max_workers=min(jobs, len(todo)), mp_context=context,
+        initializer=_start_worker, initargs=(stop,),
+    )  # fmt: skip
     pending: dict[Future, int] = {}
     count = 0
     try:
@@ -95,7 +139,9 @@ def execute(todo: list[tuple[int, Job]], jobs: int, finished: Any) -> None:
             "to continue, or use jobs=1"
         ) from None
     except BaseException:
-        # Workers got the same Ctrl-C and are saving their runs: let them finish that.
+        # Workers got the same Ctrl-C and are saving their runs: let them finish that; the
+        # runs queued in them are not started (train_job sees the event).
+        stop.set()
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
