@@ -51,6 +51,7 @@ def show_config(cfg: Any, args: argparse.Namespace) -> int:
     """`train --dry-run`: the config a run would use, as TOML that `--config` takes back
     (or JSON), with its size; nothing is trained or written."""
     from rnnlab.config import to_toml
+    from rnnlab.tasks import get_task_class
     from rnnlab.tasks.sizing import parameter_count
 
     parameters = parameter_count(cfg, args.data_dir)
@@ -61,6 +62,8 @@ def show_config(cfg: Any, args: argparse.Namespace) -> int:
     length = f"{cfg.train.epochs:g} epochs" if cfg.train.epochs else f"{cfg.train.iters} iterations"
     print(f"# {cfg.name}: {size}, {length} of batch {cfg.train.batch_size}; nothing trained")
     print("# (--dry-run). Saved as a file, this trains with: rnnlab train --config FILE.toml")
+    for note in get_task_class(cfg.task).config_notes(cfg):  # as the run would say them
+        print(f"# {note}")
     print(to_toml(cfg), end="")
     return 0
 

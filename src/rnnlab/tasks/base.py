@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from rnnlab.config import RunConfig
+from rnnlab.config import ModelConfig, RunConfig, TrainConfig
 from rnnlab.data.seeding import LoaderDraws, seeded_generator
 from rnnlab.errors import ConfigError
 
@@ -67,16 +67,39 @@ class Task:
 
     # True where model.dropout acts only between stacked recurrent layers
     dropout_between_layers_only: ClassVar[bool] = False
+    # Model fields this task's model never reads. They stay valid (a checkpoint or a saved
+    # config that holds one must still load), so a value other than the field's default
+    # gets a note instead of a refusal.
+    unused_model_fields: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
-    def config_notes(cls, config: RunConfig) -> list[str]:
-        """Settings that are valid but do nothing here, said once at the start of a run."""
+    def config_notes(cls, config: RunConfig, total: int | None = None) -> list[str]:
+        """Settings that are valid but do nothing here, said once at the start of a run.
+        `total` is the run's length in iterations where known (train.epochs needs the data
+        to count them); without it a run by epochs is not checked against train.warmup.
+        Only values other than a field's default are noted: a config written out with
+        every field (a run folder's config.toml) brings no notes of its own."""
         m = config.model
+        notes: list[str] = []
         if cls.dropout_between_layers_only and m.dropout > 0 and m.layers == 1:
-            return [
+            notes.append(
                 f"Note: model.dropout={m.dropout:g} does nothing with 1 layer: {cls.name} "
                 "models drop out between stacked recurrent layers only (--layers 2 or more)"
-            ]
+            )
+        defaults = ModelConfig()
+        for name in cls.unused_model_fields:
+            value, default = getattr(m, name), getattr(defaults, name)
+            if value != default:
+                notes.append(
+                    f"Note: model.{name}={value_text(value)} does nothing in a {cls.name} run: "
+                    f"only {_users_of(name)} models use it (its default is {value_text(default)})"
+                )
+        return notes + cls.task_notes(config) + training_notes(config, total)
+
+    @classmethod
+    def task_notes(cls, config: RunConfig) -> list[str]:
+        """Notes on settings that only some of a task's configs use (a data field that one
+        problem reads and another does not)."""
         return []
 
     @classmethod
@@ -200,6 +223,58 @@ def metric_higher_is_better(metric: str, task_default: bool = True) -> bool:
     if lowered.endswith("acc") or "accuracy" in lowered:
         return True
     return task_default
+
+
+def training_notes(config: RunConfig, total: int | None = None) -> list[str]:
+    """Notes on train settings that a run accepts but that do nothing (or not what they
+    seem to) with the rest of its config."""
+    t, defaults = config.train, TrainConfig()
+    notes: list[str] = []
+    if t.optimizer in ("adam", "adamw") and t.momentum != defaults.momentum:
+        # Refusing would break a sweep over optimizer=sgd,adam, or a resume that changes
+        # the optimizer, with momentum set once for the sgd runs
+        notes.append(
+            f"Note: train.momentum={t.momentum:g} does nothing with optimizer {t.optimizer} "
+            "(its betas take that part); momentum acts with sgd and rmsprop"
+        )
+    if t.epochs > 0 and t.iters not in (0, defaults.iters):
+        # --iters and --epochs together are refused, and each override clears the other;
+        # only a file (or dict) can give both, and epochs wins there, as the schema says
+        length = f" ({total:,} iterations)" if total is not None else ""
+        notes.append(
+            f"Note: train.epochs={t.epochs:g} sets this run's length{length}; train.iters="
+            f"{t.iters} is not used (epochs win when both are given: set iters = 0 or drop "
+            "epochs)"
+        )
+    if total is None and t.epochs == 0:
+        total = t.iters
+    if t.warmup and total is not None and t.warmup >= total:
+        # Not refused: a resumed run may be given a shorter length than its warm-up
+        peak = t.lr * min(1.0, total / t.warmup)
+        after = f", and the {t.schedule} schedule never starts" if t.schedule != "none" else ""
+        notes.append(
+            f"Note: train.warmup={t.warmup} is not shorter than the run ({total:,} "
+            f"iterations): the learning rate rises all run long, to {peak:g} at most "
+            f"(train.lr={t.lr:g}){after}; shorten train.warmup or train longer"
+        )
+    return notes
+
+
+def value_text(value: Any) -> str:
+    """A setting's value as a config file writes it (true, "2,3", 32)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _users_of(field: str) -> str:
+    """The tasks whose models read a model field, for a note to a task that does not."""
+    from rnnlab.tasks import TASKS, get_task_class  # late import: the registry imports tasks
+
+    users = [n for n in TASKS if field not in get_task_class(n).unused_model_fields]
+    return users[0] if len(users) == 1 else f"{', '.join(users[:-1])} and {users[-1]}"
 
 
 def _fmt(v: float) -> str:

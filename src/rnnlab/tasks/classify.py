@@ -44,6 +44,8 @@ class ClassifyTask(Task):
     primary_metric = "test_acc"
     higher_is_better = True
     dropout_between_layers_only = True
+    # pixels (or rows of them) go straight into the recurrent core: no tokens, no decoder
+    unused_model_fields = ("embedding_dim", "char_dim", "char_widths", "attention")
     # val_* exist only with data.validation > 0 (images held out of the training set)
     metric_splits = {
         "train_loss": "training",
@@ -153,6 +155,16 @@ class ClassifyTask(Task):
         for name in ("validation", "train_limit", "test_limit"):
             if getattr(d, name) < 0:
                 raise ConfigError(f"data.{name} must not be negative, got {getattr(d, name)}")
+
+    @classmethod
+    def task_notes(cls, config: RunConfig) -> list[str]:
+        d = config.data
+        if d.view != "permuted" and d.permutation_seed != ImageDataConfig.permutation_seed:
+            return [
+                f"Note: data.permutation_seed={d.permutation_seed} does nothing with view "
+                f'"{d.view}": it orders the pixels of the "permuted" view only'
+            ]
+        return []
 
     # -- data ----------------------------------------------------------------------------
     @property

@@ -49,6 +49,8 @@ class HihellTask(Task):
     primary_metric = "acc"
     higher_is_better = True
     dropout_between_layers_only = True  # torch's recurrent modules: between stacked layers
+    # one-hot characters straight into the core, one linear readout per step
+    unused_model_fields = ("fc_hidden", "embedding_dim", "char_dim", "char_widths", "attention")
     # evaluate() scores the single training pair: there is no held-out data at all
     metric_splits = {
         "train_loss": "training",

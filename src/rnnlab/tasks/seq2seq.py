@@ -21,7 +21,7 @@ from rnnlab.data import synthetic
 from rnnlab.data.seeding import seeded_generator
 from rnnlab.errors import ConfigError
 from rnnlab.models.seq2seq import ATTENTION_SCORES, EOS, PAD, SOS, SPECIALS, Seq2Seq
-from rnnlab.tasks.base import Task
+from rnnlab.tasks.base import Task, value_text
 
 
 @dataclass
@@ -66,6 +66,8 @@ class Seq2SeqTask(Task):
     primary_metric = "exact"
     higher_is_better = True
     dropout_between_layers_only = True
+    # the decoder's output goes straight to the token readout; tokens have no spelling
+    unused_model_fields = ("fc_hidden", "char_dim", "char_widths")
     # evaluate() scores the generated test pairs; the task generates no validation set
     metric_splits = {
         "train_loss": "training",
@@ -128,6 +130,23 @@ class Seq2SeqTask(Task):
                 f"train.batch_size={config.train.batch_size} is larger than the "
                 f"{d.train_size} training examples; use a smaller batch"
             )
+
+    @classmethod
+    def task_notes(cls, config: RunConfig) -> list[str]:
+        d, defaults = config.data, Seq2SeqDataConfig()
+        problem = f'with problem "{d.problem}"'
+        # (field, whether this config leaves it unread, why)
+        unread = [
+            ("length", d.problem == "add", f"{problem}: add reads data.digits"),
+            ("digits", d.problem != "add", f"{problem}: it sizes the numbers of add only"),
+            ("pad_operands", d.problem != "add", f"{problem}: it pads the numbers of add only"),
+            ("attention_score", not config.model.attention, "without model.attention = true"),
+        ]
+        return [
+            f"Note: data.{name}={value_text(getattr(d, name))} does nothing {why}"
+            for name, idle, why in unread
+            if idle and getattr(d, name) != getattr(defaults, name)
+        ]
 
     # -- text <-> tokens -----------------------------------------------------------------
     def encode_source(self, text: str) -> list[int]:

@@ -19,12 +19,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rnnlab.config import RunConfig
+from rnnlab.config import ModelConfig, RunConfig
 from rnnlab.data import tagging as tg
 from rnnlab.data.seeding import seeded_generator
 from rnnlab.errors import ConfigError, DataError
 from rnnlab.models.tagger import Tagger, parse_widths
-from rnnlab.tasks.base import Task
+from rnnlab.tasks.base import Task, value_text
 
 IGNORE = -100  # tag id of padding positions: cross_entropy's default ignore_index
 _BUCKET = 50  # sentences of about the same length are batched together within 50 batches
@@ -83,6 +83,7 @@ class TaggerTask(Task):
     DataConfig = TaggingDataConfig
     primary_metric = "dev_acc"
     higher_is_better = True
+    unused_model_fields = ("attention",)  # one tag per word: nothing to attend over
     # dev is the treebank's validation split; oov_acc is measured on dev words too
     metric_splits = {
         "train_loss": "training",
@@ -156,6 +157,16 @@ class TaggerTask(Task):
                 "the tagger needs word embeddings or character features: set "
                 "model.embedding_dim or model.char_dim to a positive number"
             )
+
+    @classmethod
+    def task_notes(cls, config: RunConfig) -> list[str]:
+        m = config.model
+        if m.char_dim == 0 and m.char_widths != ModelConfig.char_widths:
+            return [
+                f"Note: model.char_widths={value_text(m.char_widths)} does nothing without "
+                "character features (model.char_dim=0); set model.char_dim to use them"
+            ]
+        return []
 
     # -- data ----------------------------------------------------------------------------
     def _read(self, split: str) -> list[tg.Sentence]:
