@@ -11,8 +11,8 @@ as N.NNx. With --device cuda both sides train on the GPU (the seeds' recipe as t
 version: the model moved there, each batch copied there) and the malloc lines, CPU-only, are
 left out.
 
-    python benchmarks/run.py [--quick] [--data-dir D] [--presets seed-c sheet-lstm] [--rounds R]
-                             [--device cpu|cuda]
+    python benchmarks/run.py [--quick] [--data-dir D] [--download] [--presets seed-c sheet-lstm]
+                             [--rounds R] [--device cpu|cuda]
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from torch.utils.data import DataLoader, Dataset
 import rnnlab
 from rnnlab.api import make_config
 from rnnlab.config import RunConfig
+from rnnlab.data.download import download_dataset
 from rnnlab.data.images import get_dataset, load_split
 from rnnlab.data.paths import resolve_data_dir
 from rnnlab.errors import RnnlabError
@@ -194,6 +195,11 @@ def main(argv: list[str] | None = None) -> int:
         "--data-dir", default=None, help="data root (default: $RNNLAB_DATA, else the cache)"
     )
     parser.add_argument(
+        "--download",
+        action="store_true",
+        help="fetch missing data files from the official mirrors first, as train --download does",
+    )
+    parser.add_argument(
         "--presets", nargs="+", default=["seed-c", "sheet-lstm"], help="presets to measure"
     )
     parser.add_argument(
@@ -233,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
                 "so the two sides would time different work (try seed-c or sheet-lstm)"
             )
         try:
+            if args.download:  # the data's error says "or add --download": this is that flag
+                download_dataset(get_dataset(cfg.data.dataset), data_dir)
             load_split(data_dir, get_dataset(cfg.data.dataset), "test")
         except RnnlabError as exc:
             raise SystemExit(f"benchmarks/run.py: error: {exc}") from None

@@ -28,6 +28,7 @@ _MORE = {
     "report": "rnnlab.experiments.report",
     "sweep": "rnnlab.experiments.sweep",
     "plan_sweep": "rnnlab.experiments.sweep",
+    "sweeps": "rnnlab.experiments.sweep",
     "RunResult": "rnnlab.api",
     # every error rnnlab raises on bad input derives from RnnlabError: catch that one
     **dict.fromkeys(

@@ -243,7 +243,7 @@ def _announce(
     )
     if changes:
         print(f"Changed on resume: {'; '.join(changes)}", flush=True)
-    for line in type(task).config_notes(cfg):
+    for line in type(task).config_notes(cfg, total=trainer.total):  # a run by epochs too
         print(line, flush=True)
     if nothing_left:
         print(
@@ -480,6 +480,10 @@ def runs(
 ) -> list[dict[str, Any]]:
     """Recorded runs, newest first, with their configs and final metrics."""
     check_arguments(runs_dir=runs_dir, name=name, task=task, status=status, group=group)
+    for option, value in (("--name", name), ("--group", group)):
+        if value is not None and not value.strip():
+            # as report refuses it: an empty filter is a slip, not "every run"
+            raise ConfigError(f"{option} is empty; name one, or leave it out to list every run")
     if status is not None and status not in STATUSES:
         raise ConfigError(f"unknown status '{status}'; choose one of: {', '.join(STATUSES)}")
     if limit is not None and (

@@ -16,8 +16,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
         for name, description in studies().items():
             print(f"  {name:<16} {description}")
         return 0
-    # --name names the comparison (its runs are named after it and their grid point)
-    overrides = [o for o in collect_overrides(args) if not o.startswith("name=")]
+    # --name names the comparison (its runs are named after it and their grid point): drop
+    # the flag's own name= entry; a --set name=... stays, for plan_comparison to refuse
+    overrides = collect_overrides(args)
+    if args.name is not None:
+        overrides.remove(f"name={args.name}")
     chosen = dict(
         study=args.study,
         grid=args.grid,

@@ -17,7 +17,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from rnnlab.experiments import sweep as sw
 
     if args.list:
-        for name, description in sw.list_definitions():
+        for name, description in sw.sweeps().items():
             print(f"  {name:<14} {description}")
         return 0
     if args.preset and args.config:

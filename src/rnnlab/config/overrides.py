@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from rnnlab.config.checks import validate
-from rnnlab.config.files import preset_names, preset_top_level
+from rnnlab.config.files import preset_names, preset_top_level, tomllib
 from rnnlab.config.schema import (
     SECTIONS,
     ModelConfig,
@@ -110,10 +110,28 @@ def _declared_types(dotted: str) -> set[Any]:
     return {types[key] for types in owners if key in types}
 
 
+def unquote(text: str, key: str = "FIELD") -> str:
+    """A --set value written as a TOML string ("my run" or 'my run', as in a config file)
+    is that string, without its quotes, for every field alike; any other text is kept."""
+    if len(text) < 2 or text[0] not in "\"'" or text[-1] != text[0]:
+        return text
+    try:  # TOML's own reading: escapes in "...", none in '...', as in a config file
+        value = tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = None
+    if not isinstance(value, str):  # '"a" "b"' is no one string: say so, keep no quotes
+        raise ConfigError(
+            f"{key}={text} is not one TOML string; quote the whole value once "
+            f"(--set '{key}=\"my value\"') or leave the quotes out"
+        )
+    return value
+
+
 def _same_value(dotted: str, first: Any, second: Any) -> bool:
     """Whether two values given for one field mean the same: a flag has already read its
     value (--iters 1e4 is 10000, --epochs 1 is 1.0) while --set keeps the text, so "1e4"
-    and 10000 must compare as the field reads them."""
+    and 10000 must compare as the field reads them (and "x" as x, as --set reads it)."""
+    first, second = (unquote(v, dotted) if isinstance(v, str) else v for v in (first, second))
     if str(first) == str(second):
         return True
     kinds = _declared_types(dotted)
@@ -162,7 +180,7 @@ def override_items(overrides: dict[str, Any] | list[str] | None) -> list[tuple[s
         if "=" not in text:
             raise ConfigError(f"--set expects SECTION.FIELD=VALUE, got '{text}'")
         key, value = text.split("=", 1)
-        items.append((key.strip(), value.strip()))
+        items.append((key.strip(), unquote(value.strip(), key.strip())))
     return items
 
 

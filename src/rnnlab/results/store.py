@@ -180,11 +180,13 @@ class ResultsStore:
         limit: int | None = None,
     ) -> list[dict[str, Any]]:
         where, args = [], []
+        # `is not None`, not truth: an empty filter matches nothing rather than every run
+        # (api.runs and report refuse one before it gets here)
         for column, value in (("task", task), ("status", status), ("group_name", group)):
-            if value:
+            if value is not None:
                 where.append(f"{column} = ?")
                 args.append(value)
-        if name:
+        if name is not None:
             # GLOB, not LIKE: case-sensitive, as a glob is (LIKE ignores ASCII case). Only *
             # is a wildcard: GLOB's own ? and [ are matched literally, as [?] and [[].
             escaped = "".join({"?": "[?]", "[": "[[]"}.get(c, c) for c in name)

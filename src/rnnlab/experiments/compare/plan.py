@@ -272,6 +272,12 @@ def plan_comparison(
     seed_list = normalize_seeds(seeds)
     given = override_items(overrides)
     check_overrides(given)
+    named = [v for k, v in given if k == "name"]
+    if named:  # plan_runs names every run NAME[grid point]: this name would be dropped unsaid
+        raise ConfigError(
+            f"a comparison names its runs after itself (NAME[grid point]); give --name "
+            f"{named[0]} (name= in Python) instead of setting name as an override"
+        )
     one_seed = [v for k, v in given if k == "seed"]
     if seed_list is None and spec.seeds and one_seed:
         # the user gave no seeds: the study did, so "not both" would blame the wrong flag

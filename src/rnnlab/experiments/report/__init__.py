@@ -64,8 +64,9 @@ def report(
     `comparison` selects the runs of `rnnlab compare NAME` (group "compare:NAME") and takes
     its axes and summary table; `group`, `name` (* is a wildcard), `task` and `runs` (one
     id, a list or "3,5,8" / "3-8"; an id named alone must be selected, a range or `range`
-    is a bound) narrow the selection. `metric` defaults to the comparison's,
-    else the task's primary metric (test_acc for classification).
+    is a bound) narrow the selection. `metric` defaults to the comparison's, else (group
+    "sweep:STUDY") the objective the sweep tuned on, else the task's primary metric
+    (test_acc for classification).
     """
     from rnnlab.arguments import check_arguments
     from rnnlab.data.paths import default_runs_dir

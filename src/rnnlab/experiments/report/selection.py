@@ -23,6 +23,7 @@ class Selection:
     histories: dict[int, list[dict[str, Any]]]  # run id -> its metrics over time
     comparison: dict[str, Any] | None = None  # its comparison.json, when one was selected
     notes: list[str] = field(default_factory=list)  # what the page must say it left out
+    sweep: dict[str, str] | None = None  # a sweep group's objective (metric, direction, split)
 
 
 def parse_run_ids(text: str) -> list[int]:
@@ -148,7 +149,12 @@ def select_runs(
         )
     rows.sort(key=lambda r: r["id"])
     histories = {int(r["id"]): store.metrics(int(r["id"])) for r in rows}
-    return Selection(description, group, ids, rows, histories, comp_data, notes)
+    sweep = None
+    if group and group.startswith("sweep:"):
+        from rnnlab.experiments.sweep.results import saved_objective
+
+        sweep = saved_objective(runs_path, group[len("sweep:") :])
+    return Selection(description, group, ids, rows, histories, comp_data, notes, sweep)
 
 
 def _comparison_runs(
@@ -243,6 +249,18 @@ def choose_metric(metric: str | None, selection: Selection) -> tuple[str, bool]:
         )
     if metric is None and comparison and comparison.get("metric"):
         metric = str(comparison["metric"])
+    sweep = selection.sweep
+    if metric is None and sweep is not None:
+        # the metric the sweep tuned on: its "best" is then the sweep's best, never one
+        # picked on test data (test_acc is the task's default, and the sweep's report-only)
+        metric = sweep["metric"]
+        selection.notes.append(
+            f"{metric} is the objective the sweep tuned on ({sweep['split']}); "
+            "--metric test_acc shows the test figures, which it never tuned on"
+            if sweep["split"] != "test"
+            else f"{metric} is the objective the sweep tuned on (test: the task has no "
+            "validation data, so the best value is optimistic)"
+        )
     if metric is None:
         metric = get_task_class(tasks[0]).primary_metric
     available: set[str] = set()
@@ -259,4 +277,6 @@ def choose_metric(metric: str | None, selection: Selection) -> tuple[str, bool]:
     default = get_task_class(tasks[0]).higher_is_better if len(tasks) == 1 else True
     if comparison and comparison.get("metric") == metric and "higher_is_better" in comparison:
         return metric, bool(comparison["higher_is_better"])
+    if sweep is not None and sweep["metric"] == metric:
+        return metric, sweep["direction"] == "maximize"
     return metric, metric_higher_is_better(metric, default)

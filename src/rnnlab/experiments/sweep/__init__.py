@@ -30,6 +30,7 @@ from rnnlab.experiments.sweep.definitions import (
     definition_names,
     list_definitions,
     load_definition,
+    sweeps,
 )
 from rnnlab.experiments.sweep.plan import (
     CLASSIFY_VALIDATION,
@@ -62,4 +63,5 @@ __all__ = [
     "run_sweep",
     "summary_lines",
     "sweep",
+    "sweeps",
 ]

@@ -108,3 +108,9 @@ def _read_definition_file(path: Path) -> str:
 def list_definitions() -> list[tuple[str, str]]:
     """(name, description) of every shipped sweep."""
     return [(n, load_definition(n).get("description", "")) for n in definition_names()]
+
+
+def sweeps() -> dict[str, str]:
+    """The shipped sweeps (`rnnlab sweep --list`): name -> one-line description, as
+    rnnlab.studies() is for compare."""
+    return dict(list_definitions())

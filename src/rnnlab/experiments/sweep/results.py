@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from rnnlab.config import apply_overrides
@@ -174,3 +175,20 @@ def write_files(optuna: Any, study: Any, plan: SweepPlan) -> SweepResult:
     }
     atomic_write_text(summary_path, json_text(document) + "\n")
     return result
+
+
+def saved_objective(runs_dir: Path, study: str) -> dict[str, str] | None:
+    """The objective a saved sweep tuned on ({"metric", "direction", "split"}), read from its
+    sweep.json: what a report of its runs shows by default, so that its "best" is the one the
+    sweep chose, not one picked on test data. None when the file is missing or unreadable."""
+    import json
+
+    path = Path(runs_dir) / "sweeps" / study / "sweep.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        found = {key: data[key] for key in ("metric", "direction", "split")}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not all(isinstance(v, str) for v in found.values()):
+        return None
+    return found
