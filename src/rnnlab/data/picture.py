@@ -48,9 +48,7 @@ def load_picture(
         pixels = 255 - pixels
     if pixels.shape == tuple(size):
         return torch.from_numpy(pixels.copy())
-    return torch.from_numpy(
-        _frame(pixels, size, object_size or max(size), centre_of_mass)
-    )
+    return torch.from_numpy(_frame(pixels, size, object_size or max(size), centre_of_mass))
 
 
 def _frame(
