@@ -217,3 +217,26 @@ def test_a_run_folders_config_reruns_without_notes(capsys, tmp_path):
     saved = result.run_dir / "config.toml"
     out = cli(capsys, "train", "--config", str(saved), "--runs-dir", str(tmp_path))
     assert "Note" not in out and api.runs(tmp_path)[0]["iteration"] == 10
+
+
+def test_a_comparison_says_its_runs_notes_once_each_naming_the_configurations(tmp_path, capsys):
+    # compare trains its runs quietly, so the notes train prints at a run's start were lost
+    from rnnlab.commands.compare import show_plan
+    from rnnlab.experiments.compare import plan_comparison
+
+    plan = plan_comparison(
+        "hihell", grid={"train.optimizer": "sgd,adam", "model.attention": "false,true"},
+        seeds=[0, 1], overrides={"train.momentum": 0.9}, runs_dir=tmp_path,
+    )  # fmt: skip
+    notes = plan.notes()
+    assert len(notes) == 2  # each once, though 4 runs bring each
+    attention = next(n for n in notes if "model.attention" in n)
+    assert attention.endswith("[optimizer=sgd attention=true, optimizer=adam attention=true]")
+    momentum = next(n for n in notes if "train.momentum" in n)
+    assert "optimizer=adam attention=false" in momentum and "optimizer=sgd" not in momentum
+    assert plan.to_dict()["notes"] == notes
+    show_plan(plan)
+    assert capsys.readouterr().out.count("Note: ") == 2
+    # a note every configuration brings names none
+    plan = plan_comparison("hihell", overrides={"model.attention": True}, runs_dir=tmp_path)
+    assert [n.endswith("(its default is false)") for n in plan.notes()] == [True]

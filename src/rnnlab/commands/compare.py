@@ -71,6 +71,8 @@ def show_plan(plan, as_json: bool = False) -> int:
     for c in data["configurations"]:
         seeds = ranges_text(c["seeds"])
         print(f"  {c['config']['name']:<{width}}  seeds {seeds}  {size_text(c['parameters'])}")
+    for note in data["notes"]:
+        print(note)
     return 0
 
 

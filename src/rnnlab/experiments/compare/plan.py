@@ -194,6 +194,23 @@ class ComparisonPlan:
     def configurations(self) -> int:
         return len(self.runs) // (len(self.seeds) if self.seeds else 1)
 
+    def notes(self) -> list[str]:
+        """The notes the runs' settings bring (train says them at a run's start; compare's
+        runs train quietly), each once, naming the configurations it concerns unless all."""
+        from rnnlab.tasks import get_task_class
+
+        concerns: dict[str, list[str]] = {}
+        for run in self.runs:
+            for note in get_task_class(run.config.task).config_notes(run.config):
+                labels = concerns.setdefault(note, [])
+                if run.cell_label not in labels:
+                    labels.append(run.cell_label)
+        every = len({run.cell_label for run in self.runs})
+        return [
+            note if len(labels) == every else f"{note} [{', '.join(labels)}]"
+            for note, labels in concerns.items()
+        ]
+
     def summary(self) -> str:
         n_seeds = len(self.seeds) if self.seeds is not None else 1
         return (
@@ -224,6 +241,7 @@ class ComparisonPlan:
             "to_train": new,
             "folder": str(self.folder),
             "configurations": list(configurations.values()),
+            "notes": self.notes(),
         }
 
 

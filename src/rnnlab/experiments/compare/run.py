@@ -120,6 +120,8 @@ def compare(
             f"{f'; {min(jobs, len(todo))} at a time' if jobs > 1 and len(todo) > 1 else ''}",
             flush=True,
         )
+        for note in plan.notes():
+            print(note, flush=True)
     started = time.perf_counter()
 
     position = {index: job.position for index, job in todo}
