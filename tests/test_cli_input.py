@@ -37,7 +37,7 @@ def nothing_written(folder) -> bool:
             "unrecognized arguments: --itres 20 (did you mean --iters?); see rnnlab train --help",
         ),
         (["trian"], "invalid choice: 'trian'"),
-        (["runs", "--limit", "abc"], "argument --limit: invalid int value: 'abc'"),
+        (["runs", "--limit", "abc"], "argument --limit: the value must be an integer, got 'abc'"),
         (["predict", "x.pt", "--index", "x"], "see rnnlab predict --help"),
         (["download"], "the following arguments are required: datasets"),
         # subcommands registered in rnnlab.commands get the same treatment
@@ -335,3 +335,26 @@ def test_download_checks_every_name_before_fetching(capsys, tmp_path, monkeypatc
     with pytest.raises(DataError, match="name the data sets to download"):
         rnnlab.download([], data_dir=data)
     assert not data.exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "dest", "value"),
+    [
+        (["sample", "x.pt", "--length", "1e3"], "length", 1000),
+        (["predict", "x.pt", "--top", "2.0"], "top", 2),
+        (["predict", "x.pt", "--index", "1e1", "3"], "index", [10, 3]),
+        (["compare", "--jobs", "2.0"], "jobs", 2),
+        (["runs", "--limit", "1_000"], "limit", 1000),
+        (["sweep", "--trials", "1e2"], "trials", 100),
+    ],
+)
+def test_integer_options_read_numbers_as_the_field_flags_do(argv, dest, value):
+    # --iters 1e4 was accepted while sample --length 1e3 was refused as "invalid int value"
+    from rnnlab.cli import parse_command_line
+
+    assert getattr(parse_command_line(argv), dest) == value
+
+
+def test_an_integer_option_given_a_fraction_says_so(capsys):
+    err = one_line_error(capsys, ["sample", "x.pt", "--length", "2.5"])
+    assert "--length" in err and "must be an integer, got '2.5'" in err

@@ -138,6 +138,15 @@ def field_parser(dotted: str, kind: Any) -> Callable[[str], Any]:
     return parse
 
 
+def whole_number(text: str) -> int:
+    """The argparse type of an integer flag that sets no config field (--length, --top,
+    --jobs): it reads its value as the fields' flags do, so 1e3 and 1000.0 are 1000 there too."""
+    try:
+        return coerce_value(text, int, "the value")
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def collect_overrides(args: argparse.Namespace) -> list[str]:
     """The overrides given on the command line as SECTION.FIELD=VALUE strings, in order.
     A field given twice (--lr 0.1 and --set train.lr=0.5), or both --iters and --epochs,

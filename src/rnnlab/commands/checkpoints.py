@@ -7,7 +7,13 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from rnnlab.cli import CHECKPOINT_HELP, DEVICE_HELP, add_common_args, collect_overrides
+from rnnlab.cli import (
+    CHECKPOINT_HELP,
+    DEVICE_HELP,
+    add_common_args,
+    collect_overrides,
+    whole_number,
+)
 from rnnlab.results.jsontext import json_text
 
 
@@ -103,9 +109,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "predict", help="class and probabilities for test images or PNG files"
     )
     p.add_argument("checkpoint", help=CHECKPOINT_HELP)
-    p.add_argument("--index", type=int, nargs="+", help="test-set indices")
+    p.add_argument("--index", type=whole_number, nargs="+", help="test-set indices")
     p.add_argument("--image", nargs="+", help="image files (PNG, JPEG)")
-    p.add_argument("--top", type=int, default=3, help="how many classes to show")
+    p.add_argument("--top", type=whole_number, default=3, help="how many classes to show")
     p.add_argument("--device", default=None, help=DEVICE_HELP)
     p.add_argument("--json", action="store_true", help="print the predictions as JSON")
     add_common_args(p, overrides=False, runs=False)

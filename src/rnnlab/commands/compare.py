@@ -77,7 +77,7 @@ def show_plan(plan, as_json: bool = False) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from rnnlab.cli import add_common_args, set_help
+    from rnnlab.cli import add_common_args, set_help, whole_number
 
     p = subparsers.add_parser(
         "compare",
@@ -101,7 +101,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--seeds", help="seeds to repeat every configuration with, e.g. 0-9 or 1,5")
     p.add_argument("--metric", help="the metric to compare (default: the task's, e.g. test_acc)")
-    p.add_argument("--jobs", type=int, default=1, help="runs trained at once (processes)")
+    p.add_argument("--jobs", type=whole_number, default=1, help="runs trained at once (processes)")
     p.add_argument(
         "--dry-run",
         action="store_true",

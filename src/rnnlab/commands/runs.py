@@ -168,7 +168,7 @@ def _number(value: Any, name: str) -> str:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from rnnlab.cli import add_common_args
+    from rnnlab.cli import add_common_args, whole_number
 
     p = subparsers.add_parser(
         "runs",
@@ -183,7 +183,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--task", help="filter by task")
     p.add_argument("--status", help=" | ".join(STATUSES))
     p.add_argument("--group", help="only the runs of one comparison or sweep")
-    p.add_argument("--limit", type=int, default=None, help="only the N most recent runs")
+    p.add_argument("--limit", type=whole_number, default=None, help="only the N most recent runs")
     p.add_argument(
         "--json",
         action="store_true",

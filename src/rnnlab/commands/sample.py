@@ -35,20 +35,25 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from rnnlab.cli import DEVICE_HELP, add_common_args
+    from rnnlab.cli import DEVICE_HELP, add_common_args, whole_number
 
     p = subparsers.add_parser(
         "sample", help="generate text from a character language model checkpoint"
     )
     p.add_argument("checkpoint", help="a charlm checkpoint (.pt)")
     p.add_argument("--prime", default="ROMEO:", help="text that starts the sample")
-    p.add_argument("--length", type=int, default=500, help="characters to generate")
+    p.add_argument("--length", type=whole_number, default=500, help="characters to generate")
     p.add_argument("--temperature", type=float, default=0.8, help="softmax temperature; 0 = greedy")
-    p.add_argument("--top-k", type=int, default=None, help="draw from the K likeliest only")
-    p.add_argument("--seed", type=int, default=None, help="seed for a reproducible sample")
+    p.add_argument(
+        "--top-k", type=whole_number, default=None, help="draw from the K likeliest only"
+    )
+    p.add_argument("--seed", type=whole_number, default=None, help="seed for a reproducible sample")
     p.add_argument("--device", default=None, help=DEVICE_HELP)
     p.add_argument(
-        "--threads", type=int, default=1, help="CPU threads (default 1, the fastest for one sample)"
+        "--threads",
+        type=whole_number,
+        default=1,
+        help="CPU threads (default 1, the fastest for one sample)",
     )
     add_common_args(p, overrides=False, data=False, runs=False)
     p.set_defaults(func=cmd_sample)

@@ -62,7 +62,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from rnnlab.cli import add_common_args, set_help
+    from rnnlab.cli import add_common_args, set_help, whole_number
 
     p = subparsers.add_parser(
         "sweep",
@@ -91,7 +91,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument(
-        "--trials", type=int, help="finished trials wanted in the study in total (default 20)"
+        "--trials",
+        type=whole_number,
+        help="finished trials wanted in the study in total (default 20)",
     )
     p.add_argument("--timeout", type=float, help="start no new trial after this many seconds")
     p.add_argument("--sampler", help="tpe (default) | random | grid (lists of values only)")
@@ -123,7 +125,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="Optuna storage URL (default sqlite:///RUNS/sweeps/STUDY/optuna.db)",
     )
     p.add_argument(
-        "--sampler-seed", type=int, help="seed of the sampler (default: the config's seed)"
+        "--sampler-seed", type=whole_number, help="seed of the sampler (default: the config's seed)"
     )
     p.add_argument("--dry-run", action="store_true", help="print the plan and run nothing")
     p.add_argument("--quiet", action="store_true", help="print only the final summary")
