@@ -119,3 +119,14 @@ def test_tiny_strata_still_keep_half_for_training():
 def test_operand_widths_are_exact_for_long_numbers():
     rows = np.array([[0, 9], [10, 999_999_999_999_999_999], [10**17, 99_999_999_999_999_999]])
     assert synthetic._strata("add", rows) == [(1, 1), (2, 18), (18, 17)]
+
+
+def test_a_long_input_unlike_training_is_shown_by_its_ends():
+    # a pasted 5,000-digit input was printed whole inside the one-line note
+    task = Seq2SeqTask(
+        api.make_config("seq2seq-reverse", {"data.length": 4}), None, torch.device("cpu")
+    )
+    text = "1" + "0" * 4998 + "9"
+    note = task.unlike_training(text)
+    assert len(note) < 120 and "has 5000 digits" in note and "'10000" in note and "09'" in note
+    assert task.unlike_training("123").startswith("'123' has 3 digits")

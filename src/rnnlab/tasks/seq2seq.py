@@ -178,24 +178,25 @@ class Seq2SeqTask(Task):
     def unlike_training(self, text: str) -> str | None:
         """Why an input differs in shape from every training example, or None if it does not."""
         d = self.config.data
+        shown = _clipped(text)  # the whole of a pasted 10,000-digit input would bury the note
         if d.problem != "add":
             if len(text) == d.length:
                 return None
-            return f"'{text}' has {len(text)} digits; this model was trained on exactly {d.length}"
+            return f"'{shown}' has {len(text)} digits; this model was trained on exactly {d.length}"
         parts = text.split("+")
         if len(parts) != 2 or not all(parts):
-            return f"'{text}' is not two numbers joined by '+', as every training example was"
+            return f"'{shown}' is not two numbers joined by '+', as every training example was"
         longest = max(len(p) for p in parts)
         if longest <= d.digits:
             if not d.pad_operands and any(len(p) > 1 and p[0] == "0" for p in parts):
                 # zero-padded operands are read as written: training numbers had no such zeros
                 return (
-                    f"'{text}' has a number with a leading zero; this model was trained on "
+                    f"'{shown}' has a number with a leading zero; this model was trained on "
                     "numbers written without them"
                 )
             return None
         return (
-            f"'{text}' has a {longest}-digit number; this model was trained on numbers "
+            f"'{shown}' has a {longest}-digit number; this model was trained on numbers "
             f"of at most {d.digits} digits"
         )
 
@@ -357,3 +358,10 @@ def decoder_inputs(tgt: torch.Tensor) -> torch.Tensor:
     """<sos> followed by the target shifted right by one (teacher forcing inputs)."""
     sos = torch.full_like(tgt[:, :1], SOS)
     return torch.cat([sos, tgt[:, :-1]], dim=1)
+
+
+def _clipped(text: str, keep: int = 20) -> str:
+    """A long input as its two ends, for a one-line message."""
+    if len(text) <= 2 * keep + 3:
+        return text
+    return f"{text[:keep]}...{text[-keep:]}"
