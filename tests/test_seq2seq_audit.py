@@ -130,3 +130,17 @@ def test_a_long_input_unlike_training_is_shown_by_its_ends():
     note = task.unlike_training(text)
     assert len(note) < 120 and "has 5000 digits" in note and "'10000" in note and "09'" in note
     assert task.unlike_training("123").startswith("'123' has 3 digits")
+
+
+def test_a_problem_too_small_for_the_sizes_asked_says_so_in_the_run_header():
+    # 3-digit reversal has 1,000 inputs: test 600 + train 800 cannot all be distinct; the
+    # header said "500 test pairs" with no word on why, and hid the repeated training pairs
+    over = {"data.length": 3, "data.train_size": 800, "data.test_size": 600}
+    task = Seq2SeqTask(api.make_config("seq2seq-reverse", over), None, torch.device("cpu"))
+    line = task.describe()
+    train, test = task.data["train_text"][0], task.data["test_text"][0]
+    assert f"800 training ({len(set(train))} distinct)" in line and len(set(train)) < 800
+    assert f"{len(test)} test pairs (not 600: the problem has 1,000 distinct inputs)" in line
+    plenty = {"data.length": 6, "data.train_size": 800, "data.test_size": 600}
+    task = Seq2SeqTask(api.make_config("seq2seq-reverse", plenty), None, torch.device("cpu"))
+    assert "800 training, 600 test pairs (e.g." in task.describe()

@@ -348,10 +348,17 @@ class Seq2SeqTask(Task):
             "add": f"add numbers of up to {d.digits} digits",
         }[d.problem]
         sources, targets = self.data["train_text"]
-        return (
-            f"{what}: {len(sources)} training, {len(self.data['test_text'][0])} test pairs "
-            f"(e.g. {sources[0]} -> {targets[0]})"
+        n_test = len(self.data["test_text"][0])
+        # a small problem cannot fill the sizes asked for: say so where the sizes are shown
+        distinct = len(set(sources))
+        train = f"{len(sources)} training" + (
+            f" ({distinct} distinct)" if distinct < len(sources) else ""
         )
+        test = f"{n_test} test pairs"
+        if n_test < d.test_size:
+            space = synthetic.space_size(d.problem, d.length, d.digits)
+            test += f" (not {d.test_size}: the problem has {space:,} distinct inputs)"
+        return f"{what}: {train}, {test} (e.g. {sources[0]} -> {targets[0]})"
 
 
 def decoder_inputs(tgt: torch.Tensor) -> torch.Tensor:
