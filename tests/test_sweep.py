@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -456,3 +457,18 @@ def test_ex3_rnn_in_two_calls_beats_the_preset_on_validation(data_dir, tmp_path)
     assert baseline.baseline and baseline.params["train.batch_size"] == 100
     assert baseline.state == "complete"
     assert result.best_trial != 0 and result.best_value > baseline.value
+
+
+def test_a_sweep_says_each_settings_note_its_trials_bring_once(data_dir, tmp_path, capsys):
+    # trials train quietly, so "momentum does nothing with adam" was never said in a sweep
+    result = run(
+        tmp_path, data_dir, study="notes", sampler="grid", trials=4, verbose=True,
+        space={"train.optimizer": "sgd,adam", "train.lr": "0.01,0.02"},
+        overrides={**SMALL, "train.momentum": 0.9},
+    )  # fmt: skip
+    out = capsys.readouterr().out
+    assert out.count("Note: train.momentum=0.9 does nothing with optimizer adam") == 1
+    by_optimizer = {t.params["train.optimizer"]: t.settings_notes for t in result.trials}
+    assert by_optimizer["sgd"] == [] and "momentum" in by_optimizer["adam"][0]
+    saved = json.loads(Path(result.paths["summary"]).read_text(encoding="utf-8"))
+    assert any(t["settings_notes"] for t in saved["trials"])

@@ -30,6 +30,9 @@ class TrialRecord:
     checkpoint: str | None = None
     retry_of: int | None = None
     baseline: bool = False
+    # valid settings of this trial's config that do nothing (train's start-of-run notes;
+    # trials train quietly, so the sweep says each the first time a trial brings it)
+    settings_notes: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def test_metrics(self) -> dict[str, float]:
@@ -104,6 +107,7 @@ def trial_record(optuna: Any, t: Any) -> TrialRecord:
         checkpoint=attrs.get("checkpoint"),
         retry_of=attrs.get("retry_of"),
         baseline=bool(attrs.get("baseline")),
+        settings_notes=list(attrs.get("settings_notes") or []),
     )
 
 

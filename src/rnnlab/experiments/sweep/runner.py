@@ -107,6 +107,7 @@ def run_sweep(plan: SweepPlan, *, verbose: bool = True) -> SweepResult:
 
     started = time.monotonic()
     ran = 0
+    said: set[str] = set()  # the settings notes said so far
     while True:
         done = count_finished(optuna, study)
         # trials other workers are running now count too, so parallel workers sharing a study
@@ -135,6 +136,10 @@ def run_sweep(plan: SweepPlan, *, verbose: bool = True) -> SweepResult:
             best_before is None
             or (record.value - best_before) * (1 if plan.direction == "maximize" else -1) > 0
         )
+        for note in record.settings_notes:
+            if note not in said:
+                said.add(note)
+                say(f"{note} (first in trial #{record.number})")
         say(trial_line(record, count_finished(optuna, study), plan, better))
         write_files(optuna, study, plan)
 

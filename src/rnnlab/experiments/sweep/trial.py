@@ -14,6 +14,7 @@ from rnnlab.experiments.sweep.plan import SweepPlan
 from rnnlab.experiments.sweep.recovery import find_run, saved_checkpoint
 from rnnlab.experiments.sweep.results import TrialRecord, trial_record, write_files
 from rnnlab.experiments.sweep.text import params_text
+from rnnlab.tasks import get_task_class
 
 
 class _Watcher:
@@ -86,6 +87,7 @@ def run_trial(optuna: Any, study: Any, store: Any, plan: SweepPlan) -> TrialReco
         trial.set_user_attr("note", str(exc))
         study.tell(trial, state=fail)
         raise ConfigError(f"trial #{trial.number} ({params_text(params)}): {exc}") from None
+    trial.set_user_attr("settings_notes", get_task_class(cfg.task).config_notes(cfg))
     final = cfg.train.iters if cfg.train.epochs == 0 else None
 
     def remember_run() -> None:
