@@ -358,3 +358,9 @@ def test_integer_options_read_numbers_as_the_field_flags_do(argv, dest, value):
 def test_an_integer_option_given_a_fraction_says_so(capsys):
     err = one_line_error(capsys, ["sample", "x.pt", "--length", "2.5"])
     assert "--length" in err and "must be an integer, got '2.5'" in err
+
+
+def test_a_value_that_starts_with_a_dash_is_shown_how_to_give(capsys):
+    # argparse reads --prime -x as a flag without its value; the error now says how to write it
+    err = one_line_error(capsys, ["sample", "x.pt", "--prime", "-x"])
+    assert "argument --prime: expected one argument" in err and "--prime=VALUE" in err

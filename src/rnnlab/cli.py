@@ -6,6 +6,7 @@ import argparse
 import difflib
 import importlib
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -30,6 +31,10 @@ class Parser(argparse.ArgumentParser):
     this class too: add_subparsers makes them of their parent's class."""
 
     def error(self, message: str) -> NoReturn:
+        flag = re.fullmatch(r"argument (-[\w-]+)[^:]*: expected one argument", message)
+        if flag:
+            # argparse takes a value that starts with '-' (--prime -x) for another flag
+            message += f" (a value that starts with '-' is written {flag[1]}=VALUE)"
         raise UsageError(f"{message}; see {self.prog} --help")
 
 
