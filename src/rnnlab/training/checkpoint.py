@@ -53,25 +53,21 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         )
     version = payload.get("version", 0)
     if not isinstance(version, int) or isinstance(version, bool):
-        raise CheckpointError(
-            f"{path} is a damaged rnnlab checkpoint (its version {version!r} is not a number); "
-            "use another checkpoint of the run (last.pt / best.pt)"
-        )
+        raise damaged(path, f"its version {version!r} is not a number")
     if version > VERSION:
         raise CheckpointError(f"{path} was written by a newer rnnlab; upgrade rnnlab to read it")
-    broken = next((k for k in ("config", "model") if not isinstance(payload.get(k), dict)), None)
-    if broken:
-        raise CheckpointError(
-            f"{path} is a damaged rnnlab checkpoint (its '{broken}' entry is missing or not a "
-            "table); use another checkpoint of the run (last.pt / best.pt)"
-        )
     damage = _damaged_entry(payload)
     if damage:
-        raise CheckpointError(
-            f"{path} is a damaged rnnlab checkpoint ({damage}); use another checkpoint of the "
-            "run (last.pt / best.pt)"
-        )
+        raise damaged(path, damage)
     return payload
+
+
+def damaged(origin: str | Path, why: str) -> CheckpointError:
+    """The error for an rnnlab checkpoint whose content is wrong: the run's other one helps."""
+    return CheckpointError(
+        f"{origin} is a damaged rnnlab checkpoint ({why}); use another checkpoint of the run "
+        "(last.pt / best.pt)"
+    )
 
 
 def _whole(value: Any) -> bool:
@@ -83,6 +79,9 @@ def _damaged_entry(payload: dict[str, Any]) -> str | None:
     has them in these forms; without this check an edited or foreign file failed deep inside
     the resume as an "unexpected KeyError", after its run was already in the store, or
     (a negative iteration, an rng that is not a table) trained on from a wrong state."""
+    broken = next((k for k in ("config", "model") if not isinstance(payload.get(k), dict)), None)
+    if broken:
+        return f"its '{broken}' entry is missing or not a table"
     if "iteration" not in payload:
         return "it has no iteration"
     if not _whole(payload["iteration"]):

@@ -11,7 +11,7 @@ import math
 import torch
 
 from rnnlab.config import TrainConfig
-from rnnlab.errors import CheckpointError
+from rnnlab.training.checkpoint import damaged
 
 
 def make_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -48,11 +48,8 @@ def load_optimizer_state(
     except (ValueError, KeyError, TypeError, RuntimeError) as exc:
         # the weights fitted the model (checked before the run started), so an optimizer
         # state of other groups or sizes is damage; torch's message names its internals
-        raise CheckpointError(
-            f"{origin} is a damaged rnnlab checkpoint (its optimizer state does not fit the "
-            f"model: {' '.join(str(exc).split())[:120]}); use another checkpoint of the run "
-            "(last.pt / best.pt)"
-        ) from None
+        detail = " ".join(str(exc).split())[:120]
+        raise damaged(origin, f"its optimizer state does not fit the model: {detail}") from None
     for group in optimizer.param_groups:
         group.update(settings)
         if isinstance(optimizer, torch.optim.RMSprop) and group["momentum"] > 0:
