@@ -19,6 +19,7 @@ import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
+from rnnlab.data.idx import GZIP_MAGIC
 from rnnlab.data.images import SPLIT_FILES, ImageDataset, find_file, get_dataset, raw_folder
 from rnnlab.data.paths import resolve_data_dir
 from rnnlab.errors import ConfigError, DataError
@@ -40,7 +41,7 @@ def _accepted(data: bytes, accepted: Sequence[str]) -> bool:
     """The bytes themselves, or their gzip content (whatever the file's name), match."""
     if md5_of(data) in accepted:
         return True
-    if data[:2] != b"\x1f\x8b":  # not gzip
+    if data[:2] != GZIP_MAGIC:
         return False
     try:
         return md5_of(gzip.decompress(data)) in accepted
