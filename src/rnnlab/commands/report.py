@@ -52,7 +52,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--task", help="only runs of this task")
     p.add_argument("--runs", metavar="IDS", help="only these run ids, e.g. 3,5,8 or 3-8")
     p.add_argument(
-        "--metric", help="the metric to plot (default: the comparison's, else the task's)"
+        "--metric",
+        help="the metric to plot (default: the comparison's, else the objective of a sweep's "
+        "runs, else the task's primary metric)",
     )
     p.add_argument("--out", help="output folder (default: RUNS/reports/<selection>)")
     p.add_argument("--json", action="store_true", help="print the report's data as JSON")

@@ -6,8 +6,9 @@ rows). A report is a folder of three PNGs, one self-contained HTML page that emb
 `report.json` with the same content as data.
 
 Runs that share a configuration (everything in the config but the seed) are drawn as one
-line: the mean over their seeds with a band of one standard deviation. When every
-configuration has a single run, each run is its own line.
+line: the mean over their finished seeds with a band of one standard deviation, at the
+iterations all of them reached; a run that did not finish is drawn dashed on its own, in no
+mean. When every configuration has a single run, each run is its own line.
 
 The steps, one module each: `selection` reads the runs from the store, `gather` turns them
 into the report's data, `plots` and `page` draw and render it, `files` writes it out.
@@ -76,6 +77,7 @@ def report(
         comparison=comparison, group=group, name=name, task=task, metric=metric, out=out,
         runs_dir=runs_dir,
     )  # fmt: skip
+    _refuse_empty(metric=metric, out=out)
     if task is not None:
         get_task_class(task)  # a typo is an unknown task, not "no runs match"
     runs_path = Path(runs_dir) if runs_dir else default_runs_dir()
@@ -99,6 +101,16 @@ def report(
         summary=data["summary"],
         data=data,
     )
+
+
+def _refuse_empty(**options: str | Path | None) -> None:
+    """An empty --out or --metric (an unset shell variable) is a slip, as an empty --name is:
+    not the default folder or metric, which would be used without a word."""
+    from rnnlab.errors import ConfigError
+
+    for option, value in options.items():
+        if isinstance(value, str) and not value.strip():
+            raise ConfigError(f"--{option} is empty; give one, or leave it out for the default")
 
 
 __all__ = ["ReportResult", "parse_run_ids", "report", "varying_fields"]

@@ -61,6 +61,12 @@ def default_slug(
 def check_writable(folder: Path) -> None:
     """Called before anything is drawn: a wrong --out should cost nothing and say which flag
     to fix."""
+    if folder.exists() and not folder.is_dir():
+        # mkdir would say only "File exists"
+        raise RnnlabError(
+            f"cannot write the report to {folder}: it is a file, not a folder; "
+            "choose a folder with --out"
+        )
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=folder):

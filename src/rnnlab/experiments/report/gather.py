@@ -123,20 +123,66 @@ def _curve(history: list[dict[str, Any]], metric: str) -> dict[str, list[float]]
     return {"iteration": [p[0] for p in points], "value": [float(p[1]) for p in points]}
 
 
-def _mean_curve(curves: list[dict[str, list[float]]]) -> dict[str, list[float]]:
-    """Mean and sample std over the runs that have a value at each iteration (a run that
-    diverged or was interrupted counts up to its last evaluation)."""
+def _mean_curve(curves: list[dict[str, list[float]]]) -> dict[str, Any]:
+    """Mean and sample std over `curves` (a configuration's finished runs that have values)
+    at the iterations every one of them has, so each point averages the same runs: a curve
+    that ended early would otherwise make the mean jump where it stops counting. `dropped`
+    counts the iterations some, not all, of the runs have; one run has no std (None)."""
+    if not curves:
+        return {"iteration": [], "mean": [], "std": [], "n": [], "dropped": 0}
     at: dict[int, list[float]] = {}
     for c in curves:
         for it, v in zip(c["iteration"], c["value"]):
             at.setdefault(it, []).append(v)
-    its = sorted(at)
+    its = sorted(i for i in at if len(at[i]) == len(curves))
     return {
         "iteration": its,
         "mean": [statistics.fmean(at[i]) for i in its],
-        "std": [statistics.stdev(at[i]) if len(at[i]) > 1 else 0.0 for i in its],
+        # the sample std (n - 1), as the final values'; one run has none, not 0
+        "std": [statistics.stdev(at[i]) if len(at[i]) > 1 else None for i in its],
         "n": [len(at[i]) for i in its],
+        "dropped": len(at) - len(its),
     }
+
+
+def _curve_members(members: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    """The runs behind a configuration's mean `key` curve: those that finished (the runs of
+    its final mean) and have values. Unfinished ones are drawn on their own, not averaged."""
+    return [m for m in members if m["status"] in FINISHED and m[key]["iteration"]]
+
+
+def _mean_note(label: str, name: str, curve: dict[str, Any]) -> str | None:
+    """What the page must say when a mean curve left out iterations some runs lack."""
+    dropped = curve["dropped"]
+    if not dropped:
+        return None
+    return (
+        f"the mean {name} curve of {label} leaves out {dropped} iteration"
+        f"{'s' * (dropped != 1)} where not all its {len(curve['run_ids'])} finished runs "
+        "have a value"
+    )
+
+
+def _config_item(
+    c: _Config, members: list[dict[str, Any]], metric: str, notes: list[str]
+) -> dict[str, Any]:
+    """A configuration's runs, final statistics and mean curves (over its finished runs)."""
+    finals = [m["final"] for m in members if m["status"] in FINISHED and m["final"] is not None]
+    item: dict[str, Any] = {
+        "label": c.label,
+        "run_ids": [m["id"] for m in members],
+        "seeds": [m["seed"] for m in members],
+        "statuses": [m["status"] for m in members],
+        "final": _stats(finals),
+    }
+    for key, name in (("curve", metric), ("loss", LOSS_METRIC)):
+        averaged = _curve_members(members, key)
+        item[key] = _mean_curve([m[key] for m in averaged])
+        item[key]["run_ids"] = [m["id"] for m in averaged]
+        note = _mean_note(c.label, name, item[key])  # None with one run: nothing left out
+        if note:
+            notes.append(note)
+    return item
 
 
 def _final(row: dict[str, Any], metric: str) -> float | None:
@@ -207,21 +253,9 @@ def report_data(
             }
         )
     by_id = {item["id"]: item for item in run_items}
-    config_items = []
-    for c in configs:
-        members = [by_id[int(r["id"])] for r in c.runs]
-        finals = [m["final"] for m in members if m["status"] in FINISHED and m["final"] is not None]
-        config_items.append(
-            {
-                "label": c.label,
-                "run_ids": [m["id"] for m in members],
-                "seeds": [m["seed"] for m in members],
-                "statuses": [m["status"] for m in members],
-                "final": _stats(finals),
-                "curve": _mean_curve([m["curve"] for m in members]),
-                "loss": _mean_curve([m["loss"] for m in members]),
-            }
-        )
+    config_items = [
+        _config_item(c, [by_id[int(r["id"])] for r in c.runs], metric, notes) for c in configs
+    ]
     for item in run_items:
         if not item["curve"]["iteration"]:
             notes.append(f"run {item['id']} ({item['status']}) has no {metric} values to draw")

@@ -146,10 +146,15 @@ def render_html(data: dict[str, Any], images: dict[str, bytes]) -> str:
         parts.append("<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in data["notes"]))
         parts.append("</ul>")
     grouping = (
-        "one line per configuration: the mean over its runs, shaded ± one standard deviation"
+        "one line per configuration: the mean over its finished runs, shaded ± one standard "
+        "deviation (sample std), at the iterations all of them reached"
         if data["mode"] == "configurations"
         else "one line per run"
     )
+    if any(r["status"] not in FINISHED for r in data["runs"]):
+        grouping += (
+            "; runs that did not finish are dashed, up to their last evaluation, and in no mean"
+        )
     parts += [
         "<h2>Learning curves</h2>",
         f"<p class=meta>{grouping}.</p>",

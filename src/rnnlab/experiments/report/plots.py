@@ -79,43 +79,57 @@ def _colors(n: int) -> list[Any]:
     return [colormaps["viridis"](i / (n - 1)) for i in range(n)]
 
 
+def _left_out(c: dict[str, Any]) -> str:
+    """ "1 interrupted, 1 diverged": a configuration's runs that are in no mean."""
+    statuses = [st for st in c["statuses"] if st not in FINISHED]
+    return ", ".join(f"{statuses.count(st)} {st}" for st in sorted(set(statuses)))
+
+
+def _line(label: str | None, curve: dict[str, Any], color: Any, finished: bool) -> dict[str, Any]:
+    """One line of a plot; a run that did not finish is dashed, as in no mean."""
+    mean = "mean" in curve
+    return {
+        "label": label,
+        "x": curve["iteration"],
+        "y": curve["mean"] if mean else curve["value"],
+        "std": curve["std"] if mean else None,
+        "color": color,
+        "dashed": not finished,
+    }
+
+
+def _config_series(data: dict[str, Any], key: str, colors: list[Any]) -> list[dict[str, Any]]:
+    """A configuration's mean over its finished runs, then each unfinished run, dashed:
+    averaging a run only up to where it stopped would make the mean jump there."""
+    runs = {r["id"]: r for r in data["runs"]}
+    out = []
+    for c, color in zip(data["configurations"], colors):
+        count, left_out = len(c[key]["run_ids"]), _left_out(c)
+        if count:
+            what = f"mean of {count} runs" if count > 1 else "1 run"
+            label = f"{c['label']} ({what}{f'; left out: {left_out}' if left_out else ''})"
+            out.append(_line(label, c[key], color, True))
+        unnamed: str | None = None if count else f"{c['label']} (no finished run: {left_out})"
+        for run_id in c["run_ids"]:
+            run = runs[run_id]
+            if run["status"] not in FINISHED and run[key]["iteration"]:
+                # the configuration is named once: by its mean, else its first run
+                out.append(_line(unnamed, run[key], color, False))
+                unnamed = None
+    return out
+
+
 def _series(data: dict[str, Any], key: str) -> list[dict[str, Any]]:
     """The lines of one plot: per configuration (mean and std) or per run."""
     colors = _colors(len(data["configurations"]))
-    out = []
     if data["mode"] == "configurations":
-        for c, color in zip(data["configurations"], colors):
-            curve = c[key]
-            count = len(c["run_ids"])
-            # runs that stopped early leave the mean where their curve ends: say so
-            unfinished = [
-                f"{c['statuses'].count(st)} {st}"
-                for st in sorted(set(c["statuses"]))
-                if st != "completed"
-            ]
-            extra = "".join(f", {u}" for u in unfinished)
-            out.append(
-                {
-                    "label": f"{c['label']} ({count} run{'s' * (count != 1)}{extra})",
-                    "x": curve["iteration"],
-                    "y": curve["mean"],
-                    "std": curve["std"],
-                    "color": color,
-                }
-            )
-    else:
-        for r in data["runs"]:
-            c = data["configurations"][r["configuration"]]
-            status = "" if r["status"] == "completed" else f" ({r['status']})"
-            out.append(
-                {
-                    "label": f"#{r['id']} {c['label']}{status}",
-                    "x": r[key]["iteration"],
-                    "y": r[key]["value"],
-                    "std": None,
-                    "color": colors[r["configuration"]],
-                }
-            )
+        return _config_series(data, key, colors)
+    out = []
+    for r in data["runs"]:
+        c = data["configurations"][r["configuration"]]
+        status = "" if r["status"] == "completed" else f" ({r['status']})"
+        label = f"#{r['id']} {c['label']}{status}"
+        out.append(_line(label, r[key], colors[r["configuration"]], r["status"] in FINISHED))
     return out
 
 
@@ -159,9 +173,12 @@ def plot_curves(data: dict[str, Any], key: str, ylabel: str, title: str) -> byte
             color=s["color"],
             marker="o" if len(x) <= 30 else None,
             markersize=3,
-            linewidth=1.5,
+            linewidth=1 if s["dashed"] else 1.5,
+            linestyle="--" if s["dashed"] else "-",
+            alpha=0.7 if s["dashed"] else 1.0,
         )
-        if s["std"] is not None and any(s["std"]):
+        # one run has no std (None): no band, rather than one of zero width
+        if s["std"] and all(v is not None for v in s["std"]):
             std = np.asarray(s["std"])
             ax.fill_between(x, y - std, y + std, color=s["color"], alpha=0.2, linewidth=0)
     if not lines:
@@ -170,8 +187,38 @@ def plot_curves(data: dict[str, Any], key: str, ylabel: str, title: str) -> byte
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    _legend(ax, len(lines))
+    _legend(ax, sum(s["label"] is not None for s in lines))
     return _png(fig)
+
+
+def final_bars(data: dict[str, Any]) -> tuple[list[tuple[Any, ...]], list[str]]:
+    """The bars of the final plot, (label, mean, std, values, color), and for each what
+    stands where a bar has no value. A configuration's label says how many finished runs
+    its bar averages: the runs that did not finish are in no mean."""
+    colors = _colors(len(data["configurations"]))
+    if data["mode"] == "configurations":
+        bars = [
+            (
+                f"{c['label']} (n={c['final']['n']})",
+                c["final"]["mean"],
+                c["final"]["std"],
+                c["final"]["values"],
+                colors[i],
+            )
+            for i, c in enumerate(data["configurations"])
+        ]
+        return bars, [", ".join(sorted(set(c["statuses"]))) for c in data["configurations"]]
+    bars = [
+        (
+            f"#{r['id']} {data['configurations'][r['configuration']]['label']}",
+            r["final"] if r["status"] in FINISHED else None,
+            0.0,
+            [],
+            colors[r["configuration"]],
+        )
+        for r in data["runs"]
+    ]
+    return bars, [r["status"] for r in data["runs"]]
 
 
 @text_safe
@@ -181,25 +228,7 @@ def plot_final(data: dict[str, Any]) -> bytes:
 
     fig, ax = _figure()
     metric = data["metric"]
-    colors = _colors(len(data["configurations"]))
-    if data["mode"] == "configurations":
-        bars = [
-            (c["label"], c["final"]["mean"], c["final"]["std"], c["final"]["values"], colors[i])
-            for i, c in enumerate(data["configurations"])
-        ]
-        missing = [", ".join(sorted(set(c["statuses"]))) for c in data["configurations"]]
-    else:
-        bars = [
-            (
-                f"#{r['id']} {data['configurations'][r['configuration']]['label']}",
-                r["final"] if r["status"] in FINISHED else None,
-                0.0,
-                [],
-                colors[r["configuration"]],
-            )
-            for r in data["runs"]
-        ]
-        missing = [r["status"] for r in data["runs"]]
+    bars, missing = final_bars(data)
     x = np.arange(len(bars))
     heights = [b[1] if b[1] is not None else 0.0 for b in bars]
     ax.bar(x, heights, color=[b[4] for b in bars], alpha=0.85)
@@ -231,7 +260,7 @@ def plot_final(data: dict[str, Any]) -> bytes:
         fontsize=8,
     )
     direction = "higher is better" if data["higher_is_better"] else "lower is better"
-    seeds = " (mean ± std over runs)" if data["mode"] == "configurations" else ""
+    seeds = " (mean ± std over finished runs)" if data["mode"] == "configurations" else ""
     ax.set_title(f"final {metric}{seeds}, {direction}")
     ax.set_ylabel(metric)
     ax.grid(axis="y", alpha=0.3)
