@@ -27,3 +27,7 @@ class TrainingDiverged(RnnlabError):
     def __init__(self, message: str, run_id: int | None = None) -> None:
         super().__init__(message)
         self.run_id = run_id
+
+
+class ComparisonBusy(RnnlabError):
+    """A comparison that another process is training now, in the same runs folder."""

@@ -67,6 +67,8 @@ def show_plan(plan, as_json: bool = False) -> int:
         f"In {plan.folder}: {data['done']} already done, {data['to_resume']} to resume, "
         f"{data['to_train']} to train"
     )
+    if data["training_by"]:  # a real command would stop at once: ComparisonBusy
+        print(f"Being trained now by another process ({data['training_by']}); wait for it")
     width = max(len(c["config"]["name"] or "") for c in data["configurations"])
     for c in data["configurations"]:
         seeds = ranges_text(c["seeds"])

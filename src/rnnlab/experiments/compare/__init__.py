@@ -8,8 +8,9 @@ is a new run. So re-running the command that was stopped finishes the grid, and 
 a finished one only rebuilds its tables.
 
 Modules: `studies` (the shipped comparisons), `axes` (grid and seeds as given), `plan` (every
-run, validated), `stored` (what the store already holds), `workers` (training the runs) and
-`run` (`compare` itself and its result).
+run, validated), `stored` (what the store already holds), `workers` (training the runs),
+`lock` (one process trains a comparison at a time) and `run` (`compare` itself and its
+result).
 """
 
 from rnnlab.experiments.compare.plan import (

@@ -181,6 +181,23 @@ class ComparisonPlan:
 
         return self.runs_dir / "compare" / slug(self.name)
 
+    def read_store(self) -> None:
+        """Read the runs the store holds in this comparison's group, and refuse a name saved
+        with other settings. `compare` reads them again once it holds the comparison's lock:
+        another process may have trained them, or saved other settings, since the plan."""
+        from rnnlab.results.store import DB_NAME, ResultsStore
+
+        if (self.runs_dir / DB_NAME).exists():  # read what is there; a plan changes no store
+            store = ResultsStore(self.runs_dir, readonly=True)
+            self.stored = store.list_runs(group=f"compare:{self.name}")
+        check_same_settings(self.folder, self.name, self.runs, self.stored)
+
+    def training_by(self) -> str | None:
+        """'host:pid' of a process training this comparison now, if any (its lock file)."""
+        from rnnlab.experiments.compare.lock import holder
+
+        return holder(self.folder)
+
     def status(self) -> tuple[int, int, int]:
         """How many planned runs are done, resumable and not started, by the store."""
         found = [
@@ -240,6 +257,7 @@ class ComparisonPlan:
             "to_resume": resumable,
             "to_train": new,
             "folder": str(self.folder),
+            "training_by": self.training_by(),
             "configurations": list(configurations.values()),
             "notes": self.notes(),
         }
@@ -265,7 +283,7 @@ def plan_comparison(
     is read but a text task's vocabulary, which sizes its model, and nothing is written."""
     from rnnlab.arguments import check_arguments, check_source
     from rnnlab.data.paths import default_runs_dir
-    from rnnlab.results.store import DB_NAME, ResultsStore, check_runs_folder
+    from rnnlab.results.store import check_runs_folder
     from rnnlab.tasks import get_task_class
     from rnnlab.tasks.base import metric_higher_is_better
 
@@ -336,10 +354,7 @@ def plan_comparison(
         jobs=jobs,
         data_dir=data_dir,
     )
-    if (runs_path / DB_NAME).exists():  # read what is there; a plan changes no store
-        store = ResultsStore(runs_path, readonly=True)
-        plan.stored = store.list_runs(group=f"compare:{name}")
-    check_same_settings(plan.folder, name, planned, plan.stored)
+    plan.read_store()
     return plan
 
 

@@ -10,7 +10,9 @@ from typing import Any
 
 from rnnlab.config import RunConfig
 from rnnlab.errors import ConfigError, TrainingInterrupted
+from rnnlab.experiments.compare.lock import training_lock
 from rnnlab.experiments.compare.plan import (
+    ComparisonPlan,
     PlannedRun,
     parameter_counts,
     plan_comparison,
@@ -64,11 +66,11 @@ def compare(
     "preset") to its values, a list or the CLI's "8,16"; `seeds` is a list, a range, a
     string like "0-9" or one int. `jobs` > 1 trains that many runs at once in worker
     processes, each with its share of the CPU threads. A name whose comparison is saved with
-    other settings is refused (see `check_same_settings`). `plan_comparison` checks the same
-    arguments without training.
+    other settings is refused (see `check_same_settings`), and so is one that another process
+    is training now in the same runs folder (ComparisonBusy, at once: see `lock`).
+    `plan_comparison` checks the same arguments without training.
     """
     from rnnlab.arguments import check_arguments
-    from rnnlab.experiments.table import summarise, write_tables
     from rnnlab.results.store import ResultsStore
 
     if getattr(multiprocessing.current_process(), "_inheriting", False):
@@ -81,10 +83,21 @@ def compare(
         source, study=study, grid=grid, seeds=seeds, overrides=overrides, name=name,
         metric=metric, jobs=jobs, data_dir=data_dir, runs_dir=runs_dir,
     )  # fmt: skip
+    ResultsStore(plan.runs_dir)  # made here when new: its error names an unwritable folder
+    # Two identical commands started together would each train the whole grid: one holds
+    # the comparison's lock while it trains, the other stops at once (ComparisonBusy).
+    with training_lock(plan.folder, plan.name, plan.runs_dir):
+        plan.read_store()  # what another process trained or saved before the lock was ours
+        return _train(plan, data_dir, verbose)
+
+
+def _train(plan: ComparisonPlan, data_dir: str | Path | None, verbose: bool) -> ComparisonResult:
+    """Train the plan's runs the store does not hold done, then save and return its table."""
+    from rnnlab.experiments.table import summarise, write_tables
+
     name, source, planned, metric = plan.name, plan.source, plan.runs, plan.metric
     seed_list, runs_path, folder, jobs = plan.seeds, plan.runs_dir, plan.folder, plan.jobs
     group = f"compare:{name}"
-    ResultsStore(runs_path)  # made here when new; the plan has read the runs already in it
     stored = plan.stored
     parameters = parameter_counts(planned, data_dir)
 
