@@ -57,16 +57,24 @@ def cmd_runs(args: argparse.Namespace) -> int:
         f"{'time':>8}"
     )
     for r in rows:
-        metrics = r.get("final_metrics") or {}
-        key = primary_metric(r["task"])
-        key = key if key in metrics else None
-        shown = f"{key}={metrics[key]:.3f}" if key else "-"
+        shown = _final_metric(r)
         name = r["name"] if len(r["name"]) <= width else r["name"][: width - 1] + "~"
         print(
             f"{r['id']:>4}  {name:<{width}} {r['task']:<9} {r['status']:<11} "
             f"{r['iteration'] or 0:>6} {shown:>16} {r['wall_time'] or 0:>7.1f}s"
         )
     return 0
+
+
+def _final_metric(run: dict[str, Any]) -> str:
+    """'test_acc=0.953' for the listing, or '-' without one: a run that failed before its
+    first evaluation, or a value that is no number (null, as other programs write NaN)."""
+    metrics = run.get("final_metrics") or {}
+    key = primary_metric(run["task"])
+    value = metrics.get(key) if isinstance(metrics, dict) else None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "-"
+    return f"{key}={value:.3f}"
 
 
 def primary_metric(task: str) -> str:

@@ -23,6 +23,10 @@ from rnnlab.errors import ConfigError, RnnlabError
 from rnnlab.results.owner import owner_gone
 
 DB_NAME = "rnnlab.db"
+# The store's layout, as SQLite's user_version: an rnnlab that meets a higher one (a newer
+# rnnlab's store) reads what it knows of it but adds nothing, rather than write rows the newer
+# layout does not expect. 0 is a store from before versions were recorded.
+SCHEMA_VERSION = 1
 # How long a connection waits for another process's write to end before giving up, seconds.
 BUSY_TIMEOUT = 60.0
 STATUSES = ("running", "completed", "stopped", "interrupted", "diverged", "failed")
@@ -77,15 +81,19 @@ class ResultsStore:
         self.runs_dir = Path(runs_dir)
         self.path = self.runs_dir / DB_NAME
         self.readonly = readonly
+        # why this rnnlab may not add to the store (another user's file, a newer layout)
+        # while it may still read it; None when it may
+        self.refusal: str | None = "it was opened to read only" if readonly else None
         check_runs_folder(self.runs_dir)
         if readonly:
+            with self._connect() as db:
+                _check_is_store(db, self.path)
             return
         try:
             self.runs_dir.mkdir(parents=True, exist_ok=True)
             with self._connect() as db:
                 _check_is_store(db, self.path)  # before anything is added to another's file
-                db.executescript(_SCHEMA)
-                _add_missing_columns(db)
+                self.refusal = _bring_up_to_date(db)
         except (OSError, sqlite3.OperationalError) as exc:
             raise RnnlabError(
                 f"cannot write the results store in {self.runs_dir} ({exc}); "
@@ -94,13 +102,17 @@ class ResultsStore:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        if self.readonly:
+        if self.readonly and not self.path.is_file():
+            db = sqlite3.connect(":memory:")  # no store yet: read as one with no runs
+        elif self.readonly:
             db = sqlite3.connect(
                 f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT
             )
         else:
             db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT)
         db.row_factory = sqlite3.Row
+        # text another program wrote that is not UTF-8 is shown with U+FFFD, not refused
+        db.text_factory = lambda data: data.decode("utf-8", "replace")
         try:
             with db:  # one transaction: commit on success, roll back on error
                 yield db
@@ -114,6 +126,11 @@ class ResultsStore:
                         f"it for over {BUSY_TIMEOUT:g} s (an open transaction in a sqlite3 "
                         "shell, say); end that and run again"
                     ) from None
+                if any(words in str(exc) for words in _CANNOT_WRITE):
+                    raise RnnlabError(
+                        f"cannot write the results store in {self.runs_dir} ({exc}); "
+                        "choose a writable folder with --runs-dir"
+                    ) from None
                 raise
             raise RnnlabError(
                 f"the results store {self.path} is corrupt ({exc}); move it aside and run "
@@ -123,7 +140,14 @@ class ResultsStore:
             db.close()
 
     # -- writing -------------------------------------------------------------------------
+    def check_writable(self) -> None:
+        """Refuse, in one line, a store this process may only read (before any work that
+        would be lost when its first write failed)."""
+        if self.refusal is not None:
+            raise RnnlabError(f"cannot add to the results store {self.path}: {self.refusal}")
+
     def create_run(self, **fields: Any) -> int:
+        self.check_writable()
         now = time.time()
         fields = {"created": now, "updated": now, "status": "running", **fields}
         cols, values = _encode(fields)
@@ -133,6 +157,7 @@ class ResultsStore:
             return int(cur.lastrowid)
 
     def update_run(self, run_id: int, **fields: Any) -> None:
+        self.check_writable()
         fields = {"updated": time.time(), **fields}
         cols, values = _encode(fields)
         sets = ", ".join(f"{c} = ?" for c in cols)
@@ -142,6 +167,7 @@ class ResultsStore:
     def log_metrics(
         self, run_id: int, iteration: int, metrics: dict[str, float], wall_time: float
     ) -> None:
+        self.check_writable()
         rows = [(run_id, iteration, k, float(v), wall_time) for k, v in metrics.items()]
         with self._connect() as db:
             db.executemany("INSERT OR REPLACE INTO metrics VALUES (?, ?, ?, ?, ?)", rows)
@@ -149,6 +175,7 @@ class ResultsStore:
     def add_resume(self, run_id: int, entry: dict[str, Any]) -> None:
         """Append one entry to a run's `resumes` in a single statement, so two writers never
         lose each other's entry."""
+        self.check_writable()
         with self._connect() as db:
             db.execute(
                 "UPDATE runs SET resumes = json_insert(COALESCE(resumes, '[]'), '$[#]', json(?)) "
@@ -157,16 +184,18 @@ class ResultsStore:
             )
 
     def has_run(self, run_id: int) -> bool:
-        with self._connect() as db:
-            return db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is not None
+        return self.get_run(run_id) is not None
 
     # -- reading -------------------------------------------------------------------------
     def get_run(self, run_id: int, settle: bool = False) -> dict[str, Any] | None:
         """One run's row; `settle` first marks runs whose process is gone interrupted, as
-        listing does (a run shown to a user should not claim to be running)."""
+        listing does (a run shown to a user should not claim to be running). A store this
+        process may not write is not changed: the row is settled as it is read."""
         with self._connect() as db:
-            settled = not settle or _settle_orphans(db)
-            row = db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+            settled = not settle or (self.refusal is None and _settle_orphans(db))
+            source = _runs_table(db)
+            sql = f"SELECT * FROM {source} WHERE id = ?"
+            row = db.execute(sql, (run_id,)).fetchone() if source else None
         if row is None:
             return None
         return _decode(row) if settled else _settled(_decode(row))
@@ -179,35 +208,30 @@ class ResultsStore:
         group: str | None = None,
         limit: int | None = None,
     ) -> list[dict[str, Any]]:
-        where, args = [], []
-        # `is not None`, not truth: an empty filter matches nothing rather than every run
-        # (api.runs and report refuse one before it gets here)
-        for column, value in (("task", task), ("status", status), ("group_name", group)):
-            if value is not None:
-                where.append(f"{column} = ?")
-                args.append(value)
-        if name is not None:
-            # GLOB, not LIKE: case-sensitive, as a glob is (LIKE ignores ASCII case). Only *
-            # is a wildcard: GLOB's own ? and [ are matched literally, as [?] and [[].
-            escaped = "".join({"?": "[?]", "[": "[[]"}.get(c, c) for c in name)
-            where.append("name GLOB ?")
-            args.append(escaped)
-        sql = "SELECT * FROM runs"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY id DESC"
-        # SQLite's integers end at 2**63 - 1 (a larger LIMIT is a type error), and a limit
-        # that large cannot leave out any run: it means no limit
-        if limit and int(limit) < MAX_INT:
-            sql += f" LIMIT {int(limit)}"
         with self._connect() as db:
-            settled = self.readonly or _settle_orphans(db)
+            # a store this process may not write is settled as it is read (`_settled`)
+            settled = self.refusal is None and _settle_orphans(db)
+            source = _runs_table(db)
+            if source is None:
+                return []
+            # settling on read moves runs from 'running' to 'interrupted': those two are
+            # filtered, and counted for the limit, after it
+            later = not settled and status in ("running", "interrupted")
+            sql, args = _select_runs(
+                source, name=name, task=task, group=group,
+                status=None if later else status, limit=None if later else limit,
+            )  # fmt: skip
             rows = [_decode(r) for r in db.execute(sql, args).fetchall()]
-        return rows if settled else [_settled(r) for r in rows]
+        if settled:
+            return rows
+        rows = [_settled(r) for r in rows]
+        return [r for r in rows if r["status"] == status][: _sql_limit(limit)] if later else rows
 
     def metrics(self, run_id: int) -> list[dict[str, Any]]:
         """Metrics over time: one dict per evaluation, {"iteration": i, "wall_time": t, ...}."""
         with self._connect() as db:
+            if not _has_table(db, "metrics"):  # an empty file: no store written yet
+                return []
             rows = db.execute(
                 "SELECT iteration, name, value, wall_time FROM metrics WHERE run_id = ? "
                 "ORDER BY iteration",
@@ -221,9 +245,65 @@ class ResultsStore:
         return list(history.values())
 
 
+def _select_runs(
+    source: str,
+    *,
+    name: str | None,
+    task: str | None,
+    status: str | None,
+    group: str | None,
+    limit: int | None,
+) -> tuple[str, list[Any]]:
+    """The query that lists runs, newest first, and its arguments."""
+    where: list[str] = []
+    args: list[Any] = []
+    # `is not None`, not truth: an empty filter matches nothing rather than every run
+    # (api.runs and report refuse one before it gets here)
+    for column, value in (("task", task), ("status", status), ("group_name", group)):
+        if value is not None:
+            where.append(f"{column} = ?")
+            args.append(value)
+    if name is not None:
+        # GLOB, not LIKE: case-sensitive, as a glob is (LIKE ignores ASCII case). Only *
+        # is a wildcard: GLOB's own ? and [ are matched literally, as [?] and [[].
+        escaped = "".join({"?": "[?]", "[": "[[]"}.get(c, c) for c in name)
+        where.append("name GLOB ?")
+        args.append(escaped)
+    sql = f"SELECT * FROM {source}"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY id DESC"
+    if _sql_limit(limit) is not None:
+        sql += f" LIMIT {_sql_limit(limit)}"
+    return sql, args
+
+
+def _sql_limit(limit: int | None) -> int | None:
+    """SQLite's integers end at 2**63 - 1 (a larger LIMIT is a type error), and a limit that
+    large cannot leave out any run: it means no limit, as 0 and None do."""
+    return int(limit) if limit and int(limit) < MAX_INT else None
+
+
 # Columns added after the first release: stores written by an older rnnlab gain them on open.
 # resumes: one entry per --resume (iteration, checkpoint, settings changed), as JSON.
 _LATER_COLUMNS = {"group_name": "TEXT", "owner": "TEXT", "resumes": "TEXT"}
+# What SQLite says when the file, its folder or the disk will not take a write.
+_CANNOT_WRITE = ("readonly", "unable to open", "disk is full", "disk I/O error")
+
+
+def _run_columns() -> tuple[str, ...]:
+    """Every column of a run this rnnlab writes, in a new store's order: each row read has
+    them all (None where an older store lacks one), so --json always has the same keys."""
+    db = sqlite3.connect(":memory:")
+    try:
+        db.executescript(_SCHEMA)
+        columns = [row[1] for row in db.execute("PRAGMA table_info(runs)")]
+    finally:
+        db.close()
+    return (*columns, *(c for c in _LATER_COLUMNS if c not in columns))
+
+
+_RUN_COLUMNS = _run_columns()
 # The columns every rnnlab store has had since the first release (the runs' NOT NULL ones): a
 # file without them is another program's SQLite database that happens to be called rnnlab.db.
 _FIRST_COLUMNS = {
@@ -285,6 +365,46 @@ def _check_is_store(db: sqlite3.Connection, path: Path) -> None:
         )
 
 
+def _bring_up_to_date(db: sqlite3.Connection) -> str | None:
+    """Make the store's tables, or add the columns an older rnnlab's store lacks. Returns why
+    this rnnlab may only read the store (a newer rnnlab's layout, a file this user cannot
+    write), or None."""
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        return (
+            f"a newer rnnlab wrote it (store version {version}; this rnnlab writes version "
+            f"{SCHEMA_VERSION}); upgrade rnnlab, or choose another folder with --runs-dir"
+        )
+    try:
+        db.executescript(_SCHEMA)
+        _add_missing_columns(db)
+        if version < SCHEMA_VERSION:
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    except sqlite3.OperationalError as exc:
+        if "readonly" not in str(exc):
+            raise
+        # still read (a colleague's runs folder, a read-only copy), as it is
+        return f"this user cannot write it ({exc}); choose a writable folder with --runs-dir"
+    return None
+
+
+def _has_table(db: sqlite3.Connection, table: str) -> bool:
+    sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
+    return db.execute(sql, (table,)).fetchone() is not None
+
+
+def _runs_table(db: sqlite3.Connection) -> str | None:
+    """What to read runs from: the runs table, with a NULL column for each one an older store
+    it was not possible to bring up to date lacks; None in an empty file (no runs yet)."""
+    have = {row["name"] for row in db.execute("PRAGMA table_info(runs)")}
+    if not have:
+        return None
+    missing = [c for c in _RUN_COLUMNS if c not in have]
+    if not missing:
+        return "runs"
+    return f"(SELECT *, {', '.join(f'NULL AS {c}' for c in missing)} FROM runs)"
+
+
 def _settle_orphans(db: sqlite3.Connection) -> bool:
     """Mark 'interrupted' the runs whose training process on this machine has ended without
     saying so (a Ctrl-C or an error records its own ending), before they are listed. False
@@ -336,7 +456,9 @@ def _encode(fields: dict[str, Any]) -> tuple[list[str], list[Any]]:
 
 
 def _decode(row: sqlite3.Row) -> dict[str, Any]:
-    out = dict(row)
+    stored = dict(row)
+    # the columns in one order whatever the store's age; a newer rnnlab's extra ones after
+    out = {c: stored.pop(c, None) for c in _RUN_COLUMNS} | stored
     for key in _JSON_COLUMNS:
         if out.get(key):
             try:
