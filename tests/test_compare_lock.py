@@ -241,3 +241,17 @@ def test_without_flock_comparisons_train_unlocked(tmp_path, monkeypatch):
         assert len(quick_compare(tmp_path).runs) == 2
     assert not folder_of(tmp_path).joinpath(LOCK_NAME).exists()
     assert os.listdir(folder_of(tmp_path))  # its tables were written
+
+
+def test_a_store_compare_may_only_read_is_refused_before_any_run(tmp_path, monkeypatch):
+    import sqlite3
+
+    quick_compare(tmp_path, name="first", seeds=[0])  # makes the store
+    db = sqlite3.connect(tmp_path / "rnnlab.db")
+    db.execute("PRAGMA user_version = 999")  # as a newer rnnlab would leave it
+    db.commit()
+    db.close()
+    calls = count_calls(monkeypatch)
+    with pytest.raises(rnnlab.RnnlabError, match="newer rnnlab"):
+        quick_compare(tmp_path)
+    assert calls == []

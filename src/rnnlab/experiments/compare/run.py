@@ -83,7 +83,8 @@ def compare(
         source, study=study, grid=grid, seeds=seeds, overrides=overrides, name=name,
         metric=metric, jobs=jobs, data_dir=data_dir, runs_dir=runs_dir,
     )  # fmt: skip
-    ResultsStore(plan.runs_dir)  # made here when new: its error names an unwritable folder
+    # made here when new; a store it may only read is refused before any run starts
+    ResultsStore(plan.runs_dir).check_writable()
     # Two identical commands started together would each train the whole grid: one holds
     # the comparison's lock while it trains, the other stops at once (ComparisonBusy).
     with training_lock(plan.folder, plan.name, plan.runs_dir):
