@@ -26,12 +26,27 @@ def cmd_sample(args: argparse.Namespace) -> int:
         seed=args.seed,
         device=args.device or "auto",
     )
-    for piece in pieces:  # shown as it is drawn; Ctrl-C keeps what is printed
-        sys.stdout.write(piece)
-        if piece == "\n" or len(piece) > 1:
-            sys.stdout.flush()
-    sys.stdout.write("\n")
+    try:
+        for piece in pieces:  # shown as it is drawn; Ctrl-C keeps what is printed
+            sys.stdout.write(piece)
+            if piece == "\n" or len(piece) > 1:
+                sys.stdout.flush()
+        sys.stdout.write("\n")
+    except UnicodeEncodeError as exc:
+        raise unshowable(exc) from None
     return 0
+
+
+def unshowable(exc: UnicodeEncodeError) -> Exception:
+    """The one-line error for text that standard output's encoding cannot write (a
+    PYTHONIOENCODING=ascii or Latin-1 terminal given Japanese or emoji)."""
+    from rnnlab.errors import DataError
+
+    char = exc.object[exc.start : exc.end][:1]
+    return DataError(
+        f"standard output is {exc.encoding}, which cannot show {char!r}; "
+        "set PYTHONIOENCODING=utf-8 (or use a UTF-8 locale) to print it"
+    )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

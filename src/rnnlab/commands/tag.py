@@ -60,6 +60,7 @@ def _lines(text: str) -> list[str]:
 
 
 def cmd_tag(args: argparse.Namespace) -> int:
+    from rnnlab.commands.sample import unshowable
     from rnnlab.inference.tagging import format_tagged, tag_many
 
     sentences = list(args.sentences)
@@ -75,9 +76,12 @@ def cmd_tag(args: argparse.Namespace) -> int:
     if not sentences:
         raise DataError('nothing to tag: give sentences ("The old man the boat .") or --file')
     tagged = tag_many(args.checkpoint, sentences, device=args.device or "auto")
-    if args.json:
-        print(json_text(tagged, indent=None))
-        return 0
-    for sentence in tagged:
-        print(format_tagged(sentence))
+    try:
+        if args.json:
+            print(json_text(tagged, indent=None))
+            return 0
+        for sentence in tagged:
+            print(format_tagged(sentence))
+    except UnicodeEncodeError as exc:
+        raise unshowable(exc) from None
     return 0

@@ -66,8 +66,9 @@ def next_char(
     """One id per row of `logits` (B, V): argmax at temperature 0, else a multinomial draw."""
     logits = logits.double()  # a tiny temperature must not overflow the scaled logits
     if top_k is not None and top_k < logits.shape[-1]:
-        kth = torch.topk(logits, top_k, dim=-1).values[..., -1:]
-        logits = logits.masked_fill(logits < kth, float("-inf"))
+        # exactly k: a threshold at the k-th value would also keep every character tied with it
+        top = torch.topk(logits, top_k, dim=-1)
+        logits = torch.full_like(logits, float("-inf")).scatter(-1, top.indices, top.values)
     if temperature == 0:
         return logits.argmax(-1)
     scaled = logits / temperature

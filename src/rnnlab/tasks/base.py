@@ -26,6 +26,19 @@ class NoData:
     """Data section of tasks that generate their own data."""
 
 
+class Weighted(float):
+    """A loss() extra that counts `weight` times in the average the trainer logs over an
+    evaluation window (a batch's accuracy weighted by its tokens, so the average counts
+    tokens as held-out accuracies do); a plain number counts once per batch."""
+
+    weight: float
+
+    def __new__(cls, value: float, weight: float) -> Weighted:
+        obj = super().__new__(cls, value)
+        obj.weight = float(weight)
+        return obj
+
+
 class Task:
     """Base class; subclasses are registered in `rnnlab.tasks.TASKS` under `name`."""
 
@@ -175,7 +188,8 @@ class Task:
         raise NotImplementedError
 
     def loss(self, model: nn.Module, batch: Any, iteration: int) -> tuple[torch.Tensor, dict]:
-        """Mean training loss of one batch, plus extra scalars to log (e.g. {"acc": 0.9})."""
+        """Mean training loss of one batch, plus extra scalars to log (e.g. {"acc": 0.9}),
+        each averaged over the batches since the last evaluation (see `Weighted`)."""
         raise NotImplementedError
 
     # -- evaluation ----------------------------------------------------------------------

@@ -83,10 +83,21 @@ class CharLMTask(Task):
             )
         self._hidden: Any = None
         self._hidden_for = -1  # the iteration the carried hidden state belongs to
-        if state and state.get("hidden") is not None:
+        if state and state.get("hidden") is not None and self._same_layout(state):
             h = state["hidden"]
             h = tuple(t.to(device) for t in h) if isinstance(h, (list, tuple)) else h.to(device)
             self._hidden, self._hidden_for = h, int(state.get("hidden_for", -1))
+
+    def _same_layout(self, state: dict[str, Any]) -> bool:
+        """Whether the saved hidden state continues this run's streams. A resume that changes
+        train.batch_size or data.seq_len lays the text out anew: the old state belongs to other
+        text positions (or has another batch size), so the new layout starts from zeros."""
+        saved = state.get("layout")
+        if saved is not None:
+            return list(saved) == [self.layout.streams, self.layout.seq_len]
+        h = state["hidden"]  # a checkpoint from before the layout was saved
+        first = h[0] if isinstance(h, (list, tuple)) else h
+        return first.shape[1] == self.layout.streams
 
     @classmethod
     def validate_config(cls, config: RunConfig) -> None:
@@ -195,7 +206,12 @@ class CharLMTask(Task):
             h = [t.cpu() for t in h]
         elif h is not None:
             h = h.cpu()
-        return {"vocab": self.vocab.chars, "hidden": h, "hidden_for": self._hidden_for}
+        return {
+            "vocab": self.vocab.chars,
+            "hidden": h,
+            "hidden_for": self._hidden_for,
+            "layout": [self.layout.streams, self.layout.seq_len],
+        }
 
     def describe(self) -> str:
         d = self.config.data

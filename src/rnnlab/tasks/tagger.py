@@ -24,7 +24,7 @@ from rnnlab.data import tagging as tg
 from rnnlab.data.seeding import seeded_generator
 from rnnlab.errors import ConfigError, DataError
 from rnnlab.models.tagger import Tagger, parse_widths
-from rnnlab.tasks.base import Task, value_text
+from rnnlab.tasks.base import Task, Weighted, value_text
 
 IGNORE = -100  # tag id of padding positions: cross_entropy's default ignore_index
 _BUCKET = 50  # sentences of about the same length are batched together within 50 batches
@@ -313,8 +313,10 @@ class TaggerTask(Task):
         tags = batch[-1]
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tags.reshape(-1))
         real = tags != IGNORE
-        acc = (logits.argmax(-1) == tags)[real].float().mean().item() * 100
-        return loss, {"acc": acc}
+        tokens = int(real.sum())
+        correct = int(((logits.argmax(-1) == tags) & real).sum())
+        # weighted by its tokens: train_acc counts tokens over the window, as dev_acc does
+        return loss, {"acc": Weighted(100.0 * correct / max(1, tokens), tokens)}
 
     # -- evaluation ----------------------------------------------------------------------
     def _eval_batches(self, data: Encoded):

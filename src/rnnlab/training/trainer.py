@@ -195,6 +195,9 @@ class Trainer:
         loss_sum = float(self.running.get("loss_sum", 0.0))
         loss_count = int(self.running.get("loss_count", 0))
         extras_sum: dict[str, float] = dict(self.running.get("extras_sum", {}))
+        # a checkpoint saved before extras had weights counted each batch once
+        weights = self.running.get("extras_weight") or dict.fromkeys(extras_sum, loss_count)
+        extras_weight: dict[str, float] = {k: float(w) for k, w in weights.items()}
         # before this run's own first save, the checkpoint it started from is the good one
         last_good = self.last_path if self.last_path.exists() else self.resumed_from
 
@@ -225,7 +228,7 @@ class Trainer:
 
         def evaluate_now() -> bool:
             """Evaluate, record and save at self.iteration; True when on_evaluate ends the run."""
-            nonlocal loss_sum, loss_count, extras_sum, last_good
+            nonlocal loss_sum, loss_count, extras_sum, extras_weight, last_good
             if not _finite_weights(model):  # a gradient overflowed, the loss did not
                 message = (
                     f"weights became nan or infinite by iteration {self.iteration} "
@@ -234,9 +237,9 @@ class Trainer:
                 self._diverged(message, self.iteration - 1, last_good, elapsed())
             train_metrics = {"train_loss": loss_sum / max(1, loss_count)}
             train_metrics.update(
-                {f"train_{k}": v / max(1, loss_count) for k, v in extras_sum.items()}
+                {f"train_{k}": _mean(v, extras_weight.get(k, 0.0)) for k, v in extras_sum.items()}
             )
-            loss_sum, loss_count, extras_sum = 0.0, 0, {}
+            loss_sum, loss_count, extras_sum, extras_weight = 0.0, 0, {}, {}
             line = self._evaluate_and_save(train_metrics, elapsed(), train_time, samples)
             last_good = self.last_path
             done = self.iteration - start_iter
@@ -282,8 +285,7 @@ class Trainer:
                     train_time += time.perf_counter() - t0
                     loss_sum += loss_value
                     loss_count += 1
-                    for k, v in extras.items():
-                        extras_sum[k] = extras_sum.get(k, 0.0) + float(v)
+                    _add_extras(extras, extras_sum, extras_weight)
                     bar.update(1)
                     if self.iteration % 10 == 0:
                         bar.set_postfix(loss=f"{loss_value:.4f}", sps=f"{speed():,.0f}")
@@ -312,7 +314,12 @@ class Trainer:
                         wall,
                         self.prior_train_time + train_time,
                         self.prior_samples + samples,
-                        {"loss_sum": loss_sum, "loss_count": loss_count, "extras_sum": extras_sum},
+                        {
+                            "loss_sum": loss_sum,
+                            "loss_count": loss_count,
+                            "extras_sum": extras_sum,
+                            "extras_weight": extras_weight,
+                        },
                     ),
                 )
                 self.saved_iteration = self.iteration
@@ -451,6 +458,19 @@ class Trainer:
             "resumes": run.get("resumes") or [],
         }
         atomic_write_text(self.run_dir / "result.json", json_text(data) + "\n")
+
+
+def _add_extras(extras: dict, sums: dict[str, float], weights: dict[str, float]) -> None:
+    """Add one batch's loss() extras to the window's weighted sums (a plain number weighs 1,
+    a `Weighted` one its own weight)."""
+    for k, v in extras.items():
+        w = float(getattr(v, "weight", 1.0))
+        sums[k] = sums.get(k, 0.0) + float(v) * w
+        weights[k] = weights.get(k, 0.0) + w
+
+
+def _mean(total: float, weight: float) -> float:
+    return total / weight if weight else 0.0
 
 
 def _finite_weights(model: nn.Module) -> bool:
