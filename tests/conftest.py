@@ -176,3 +176,27 @@ def make_idx_dataset(
 @pytest.fixture
 def tiny_data(tmp_path: Path) -> Path:
     return make_idx_dataset(tmp_path / "data")
+
+
+def dead_owner() -> str:
+    """host:pid of a process of this machine that has ended."""
+    import socket
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return f"{socket.gethostname()}:{done.stdout.strip()}"
+
+
+def store_with_an_orphan(runs: Path) -> None:
+    """A store holding a completed run and one left 'running' by a process that has ended."""
+    from rnnlab.results.store import ResultsStore
+
+    store = ResultsStore(runs)
+    store.create_run(name="done", task="hihell", config={}, status="completed")
+    store.create_run(name="killed", task="hihell", config={}, owner=dead_owner())

@@ -7,7 +7,6 @@ import functools
 import gzip
 import os
 import shutil
-import socket
 import sqlite3
 import struct
 import subprocess
@@ -26,7 +25,7 @@ from rnnlab.data.images import DATASETS, load_split
 from rnnlab.errors import ConfigError, DataError, RnnlabError
 from rnnlab.results import store as store_module
 from rnnlab.results.store import DB_NAME, ORPHANED, ResultsStore
-from tests.conftest import REPO, one_line_error
+from tests.conftest import REPO, one_line_error, store_with_an_orphan
 
 # -- data: IDX files and downloads ---------------------------------------------------------
 
@@ -134,29 +133,12 @@ def test_a_dropped_connection_and_a_missing_file_are_said_in_words(data_dir, ser
 # -- the results store and `rnnlab runs` ---------------------------------------------------
 
 
-def _dead_owner() -> str:
-    """host:pid of a process of this machine that has ended."""
-    done = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return f"{socket.gethostname()}:{done.stdout.strip()}"
-
-
-def _store_with_an_orphan(runs: Path) -> None:
-    store = ResultsStore(runs)
-    store.create_run(name="done", task="hihell", config={}, status="completed")
-    store.create_run(name="killed", task="hihell", config={}, owner=_dead_owner())
-
-
 def test_a_store_that_cannot_be_written_still_lists_its_orphaned_runs(tmp_path, monkeypatch):
     # a colleague's runs folder, a read-only copy: listing it settled a run whose process
     # had died by writing to the store, and failed with "unexpected OperationalError:
     # attempt to write a readonly database"
     runs = tmp_path / "runs"
-    _store_with_an_orphan(runs)
+    store_with_an_orphan(runs)
     real_connect = sqlite3.connect
 
     def read_only(*args, **kwargs):  # what SQLite does with a file this user cannot write
@@ -182,7 +164,7 @@ def test_a_locked_store_says_locked_not_unwritable(tmp_path, monkeypatch):
     # folder with --runs-dir" for a folder that is writable; and a lock met while listing
     # was "unexpected OperationalError"
     runs = tmp_path / "runs"
-    _store_with_an_orphan(runs)
+    store_with_an_orphan(runs)
     opened = ResultsStore(runs)
     monkeypatch.setattr(store_module, "BUSY_TIMEOUT", 0.2, raising=False)
     holder = sqlite3.connect(runs / DB_NAME, isolation_level=None)
@@ -199,7 +181,7 @@ def test_a_locked_store_says_locked_not_unwritable(tmp_path, monkeypatch):
 
 def test_a_runs_folder_that_cannot_be_looked_into_is_one_line(tmp_path, capsys, monkeypatch):
     runs = tmp_path / "runs"
-    _store_with_an_orphan(runs)
+    store_with_an_orphan(runs)
     if os.geteuid() != 0:
         runs.chmod(0o000)
     else:  # permissions do not stop root: the refusal the OS gives anyone else

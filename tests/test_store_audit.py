@@ -6,7 +6,6 @@ guard what already worked."""
 from __future__ import annotations
 
 import json
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -19,7 +18,7 @@ from rnnlab.cli import main
 from rnnlab.errors import ConfigError, RnnlabError
 from rnnlab.results import store as store_module
 from rnnlab.results.store import DB_NAME, ORPHANED, SCHEMA_VERSION, ResultsStore
-from tests.conftest import REPO, one_line_error
+from tests.conftest import REPO, dead_owner, one_line_error, store_with_an_orphan
 
 # The runs table of the first release: no group_name, owner or resumes.
 _FIRST_RELEASE = """
@@ -38,23 +37,6 @@ CREATE TABLE metrics (
 INSERT INTO runs (name, task, status, created, updated, config)
     VALUES ('old', 'classify', 'completed', 1, 1, '{}');
 """
-
-
-def _dead_owner() -> str:
-    """host:pid of a process of this machine that has ended."""
-    done = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return f"{socket.gethostname()}:{done.stdout.strip()}"
-
-
-def _store_with_an_orphan(runs: Path) -> None:
-    store = ResultsStore(runs)
-    store.create_run(name="done", task="hihell", config={}, status="completed")
-    store.create_run(name="killed", task="hihell", config={}, owner=_dead_owner())
 
 
 def _raw(runs: Path, sql: str) -> list[tuple]:
@@ -94,7 +76,7 @@ def unwritable(monkeypatch):
 def test_a_read_only_store_shows_a_dead_process_run_as_interrupted(tmp_path):
     # listing a store opened read-only (what compare's plan reads) showed it 'running'
     runs = tmp_path / "runs"
-    _store_with_an_orphan(runs)
+    store_with_an_orphan(runs)
     store = ResultsStore(runs, readonly=True)
     listed = store.list_runs()
     assert [(r["name"], r["status"]) for r in listed] == [
@@ -112,7 +94,7 @@ def test_filters_and_limit_see_the_settled_status_when_the_store_is_not_written(
     # `--status running` listed the dead run (shown 'interrupted'); `--status interrupted`
     # missed it
     runs = tmp_path / "runs"
-    _store_with_an_orphan(runs)
+    store_with_an_orphan(runs)
     ResultsStore(runs).create_run(name="live", task="hihell", config={}, status="interrupted")
     store = ResultsStore(runs, readonly=True)
     assert store.list_runs(status="running") == []
@@ -126,7 +108,7 @@ def test_runs_json_of_an_unwritable_store_filters_by_the_settled_status(
     tmp_path, capsys, unwritable
 ):
     runs = tmp_path / "runs"
-    _store_with_an_orphan(runs)
+    store_with_an_orphan(runs)
     unwritable()
     assert main(["runs", "--status", "interrupted", "--json", "--runs-dir", str(runs)]) == 0
     (row,) = json.loads(capsys.readouterr().out)
@@ -222,7 +204,7 @@ def test_a_newer_rnnlabs_store_is_read_but_not_written(tmp_path):
         runs,
         f"""{schema}
         {insert} VALUES ('done', 'hihell', 'completed', 1, 1, '{{}}', NULL, 'p');
-        {insert} VALUES ('killed', 'hihell', 'running', 2, 2, '{{}}', '{_dead_owner()}', 'p');
+        {insert} VALUES ('killed', 'hihell', 'running', 2, 2, '{{}}', '{dead_owner()}', 'p');
         PRAGMA user_version = {newer};""",
     )
     listed = api.runs(runs)
