@@ -21,6 +21,7 @@ from functools import partial
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.nn.utils.rnn import PackedSequence
 
 
 def rnn_cell(
@@ -193,6 +194,11 @@ class ScratchRecurrent(nn.Module):
     def forward(
         self, x: Tensor, hx: Tensor | tuple[Tensor, Tensor] | None = None
     ) -> tuple[Tensor, Tensor | tuple[Tensor, Tensor]]:
+        if isinstance(x, PackedSequence):
+            raise TypeError(
+                "ScratchRecurrent does not read packed sequences: run each group of "
+                "equal-length sequences unpadded (as rnnlab's tagger and seq2seq do)"
+            )
         if x.dim() != 3:
             raise ValueError(f"expected batched 3-D input, got shape {tuple(x.shape)}")
         if x.shape[-1] != self.input_size:

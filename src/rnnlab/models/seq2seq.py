@@ -69,7 +69,11 @@ class Attention(nn.Module):
             k = self.key_proj(keys).unsqueeze(1)  # (B, 1, S, A)
             scores = self.v(torch.tanh(q + k)).squeeze(-1)
         scores = scores.masked_fill(~mask.unsqueeze(1), float("-inf"))
-        weights = F.softmax(scores.float(), dim=-1).to(keys.dtype)
+        # Half-precision scores (autocast) are normalised in float32; float32 and float64
+        # keep their own precision (an unconditional .float() cut float64 models to float32).
+        if scores.dtype in (torch.float16, torch.bfloat16):
+            scores = scores.float()
+        weights = F.softmax(scores, dim=-1).to(keys.dtype)
         return torch.bmm(weights, keys), weights
 
 
@@ -118,7 +122,8 @@ class Seq2Seq(nn.Module):
     def _embed(self, tokens: torch.Tensor) -> torch.Tensor:
         if self.embed is not None:
             return self.embed(tokens)
-        return F.one_hot(tokens, self.vocab_size).float()
+        # in the model's own dtype (a float64 model got float32 inputs from .float())
+        return F.one_hot(tokens, self.vocab_size).to(self.out.weight.dtype)
 
     def encode(
         self, src: torch.Tensor, src_len: torch.Tensor
@@ -149,8 +154,10 @@ class Seq2Seq(nn.Module):
         for n in torch.unique(lengths).tolist():
             rows = (lengths == n).nonzero().squeeze(1).to(x.device)
             o, s = self.encoder(x[rows, :n])
-            if out is None:  # shapes are known only after the first group
-                out = x.new_zeros(x.shape[0], x.shape[1], o.shape[-1])
+            if out is None:  # shapes and dtype are known only after the first group
+                # o's dtype, not x's: under bf16 autocast the scratch RNN cells return
+                # bfloat16, and index_put below refuses to mix dtypes
+                out = o.new_zeros(x.shape[0], x.shape[1], o.shape[-1])
                 first = s[0] if isinstance(s, tuple) else s
                 h = first.new_zeros(first.shape[0], x.shape[0], first.shape[2])
                 c = torch.zeros_like(h) if isinstance(s, tuple) else None
@@ -261,6 +268,8 @@ class Seq2Seq(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Greedy decoding: token ids (B, <= max_len), stopping once every row has <eos>;
         also the attention weights (B, steps, S) when the model attends."""
+        if max_len < 1:
+            raise ValueError(f"max_len must be at least 1, got {max_len}")
         enc_out, state, mask = self.encode(src, src_len)
         batch = src.shape[0]
         state = self.initial_state(state, batch)
