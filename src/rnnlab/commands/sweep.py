@@ -47,11 +47,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.dry_run:
         from rnnlab.experiments.sweep.study import finished_in_saved_study
 
-        done = finished_in_saved_study(plan)
-        for line in plan.describe(fresh=not done):
+        saved = finished_in_saved_study(plan)
+        # the real call queues the baseline only in a study holding no trial at all
+        for line in plan.describe(fresh=saved is None or saved[1] == 0):
             print(line)
-        if done is not None:
-            print(f"Continues the saved study: {done} of {plan.trials} trials done already")
+        if saved is not None:
+            print(f"Continues the saved study: {saved[0]} of {plan.trials} trials done already")
         return 0
     result = sw.run_sweep(plan, verbose=not (args.quiet or args.json))
     if args.json:

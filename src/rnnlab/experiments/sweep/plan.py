@@ -19,6 +19,7 @@ from rnnlab.experiments.sweep.space import (
     example_values,
     parse_space,
     space_dict,
+    space_size,
     sweepable_type,
 )
 from rnnlab.experiments.sweep.text import masked_url, value_text
@@ -84,6 +85,13 @@ class SweepPlan:
                 + " ".join(f"{k}={value_text(v)}" for k, v in self.baseline.items())
             )
         lines += self.notes
+        size = space_size(self.space)
+        if self.sampler != "grid" and size is not None and size < self.trials:
+            lines.append(
+                f"Space: {size} combination{'s' if size > 1 else ''}, fewer than {self.trials} "
+                "trials: a trial that repeats one reuses its result, and the sweep stops once "
+                "each has been tried (--sampler grid tries each once)"
+            )
         lines.append(f"Study: {masked_url(self.storage)}; files in {self.folder}")
         return lines
 

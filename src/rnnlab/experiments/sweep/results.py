@@ -30,6 +30,8 @@ class TrialRecord:
     checkpoint: str | None = None
     retry_of: int | None = None
     baseline: bool = False
+    # an earlier trial of the same parameters whose result this one reuses (not trained again)
+    duplicate_of: int | None = None
     # valid settings of this trial's config that do nothing (train's start-of-run notes;
     # trials train quietly, so the sweep says each the first time a trial brings it)
     settings_notes: list[str] = dataclasses.field(default_factory=list)
@@ -107,6 +109,7 @@ def trial_record(optuna: Any, t: Any) -> TrialRecord:
         checkpoint=attrs.get("checkpoint"),
         retry_of=attrs.get("retry_of"),
         baseline=bool(attrs.get("baseline")),
+        duplicate_of=attrs.get("duplicate_of"),
         settings_notes=list(attrs.get("settings_notes") or []),
     )
 
@@ -152,6 +155,10 @@ def write_files(optuna: Any, study: Any, plan: SweepPlan) -> SweepResult:
         )
         atomic_write_text(best_path, header + to_toml(cfg))
         paths["best"] = str(best_path)
+    else:
+        # a best.toml of an earlier study of this name (its optuna.db moved aside) is not
+        # this study's best
+        best_path.unlink(missing_ok=True)
     result = SweepResult(
         study=plan.study,
         metric=plan.metric,

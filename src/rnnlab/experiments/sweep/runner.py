@@ -11,7 +11,14 @@ from rnnlab.errors import RnnlabError
 from rnnlab.experiments.sweep.checks import check_base_data, check_study_files
 from rnnlab.experiments.sweep.plan import SAMPLER_SEEDS, SweepPlan, plan_sweep
 from rnnlab.experiments.sweep.recovery import enqueue_retries, recover_stale
-from rnnlab.experiments.sweep.results import SweepResult, count_finished, write_files
+from rnnlab.experiments.sweep.results import (
+    SweepResult,
+    count_finished,
+    counts_toward_target,
+    trial_record,
+    write_files,
+)
+from rnnlab.experiments.sweep.space import space_size
 from rnnlab.experiments.sweep.study import best_value, import_optuna, make_sampler, open_study
 from rnnlab.experiments.sweep.summary import summary_lines, trial_line
 from rnnlab.experiments.sweep.trial import run_trial
@@ -121,6 +128,12 @@ def run_sweep(plan: SweepPlan, *, verbose: bool = True) -> SweepResult:
         waiting = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.WAITING,))
         if plan.sampler == "grid" and not waiting and study.sampler.is_exhausted(study):
             break
+        if plan.sampler != "grid" and not waiting and _space_tried(optuna, study, plan):
+            # further draws could only repeat a combination (and reuse its result)
+            size = space_size(plan.space)
+            every = "The one combination has" if size == 1 else f"All {size} combinations have"
+            say(f"{every} been tried; no new trial is started")
+            break
         if plan.sampler != "grid":
             # A sampler per trial, seeded with the seed plus the number of trials before it:
             # a continued study does not draw its first trials again, "2 trials, then 1 more"
@@ -148,6 +161,19 @@ def run_sweep(plan: SweepPlan, *, verbose: bool = True) -> SweepResult:
         for line in summary_lines(result):
             say(line)
     return result
+
+
+def _space_tried(optuna: Any, study: Any, plan: SweepPlan) -> bool:
+    """Every combination of a finite space has a finished trial."""
+    size = space_size(plan.space)
+    if size is None:
+        return False
+    tried = {
+        tuple(sorted(t.params.items()))
+        for t in study.get_trials(deepcopy=False)
+        if counts_toward_target(trial_record(optuna, t))
+    }
+    return len(tried) >= size
 
 
 def _printer(verbose: bool) -> Any:

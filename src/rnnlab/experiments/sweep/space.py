@@ -12,6 +12,16 @@ from rnnlab.errors import ConfigError
 from rnnlab.experiments.sweep.text import value_text
 
 _TOP_LEVEL = ("seed", "device", "threads")  # top-level fields a sweep may change
+# Per task, the fields that choose the examples its objective is measured on (the validation
+# data; test or training data where the task has none): trials that differ in one would be
+# scored on different data, so their values could not be compared.
+_OBJECTIVE_DATA = {
+    "classify": ("data.dataset", "data.validation", "data.train_limit"),
+    "charlm": ("data.path", "data.val_fraction", "data.eval_tokens"),
+    "tagger": ("data.dev", "data.dev_limit"),
+    "seq2seq": ("data.problem", "data.length", "data.digits", "data.test_size", "data.data_seed"),
+    "hihell": ("data.source", "data.target"),
+}
 _EXAMPLE = "e.g. train.lr=log:1e-4:1e-1, train.iters=int:1000:6000:1000, train.optimizer=sgd,adam"
 
 
@@ -47,6 +57,14 @@ class Param:
             return math.isclose(steps, round(steps), abs_tol=1e-9)
         return True
 
+    def size(self) -> int | None:
+        """How many values the sampler can draw; None for a float range without a step."""
+        if self.kind == "choice":
+            return len(self.choices)
+        if self.kind == "float" and not self.step:
+            return None
+        return round((self.high - self.low) / (self.step or 1)) + 1
+
     def describe(self) -> str:
         if self.kind == "choice":
             return f"{self.field} in {{{', '.join(value_text(c) for c in self.choices)}}}"
@@ -63,6 +81,12 @@ def parse_space(space: dict[str, Any] | list[str], base: RunConfig) -> dict[str,
     if not out:
         raise ConfigError(f"nothing to sweep: give at least one --param FIELD=SPEC ({_EXAMPLE})")
     return out
+
+
+def space_size(params: dict[str, Param]) -> int | None:
+    """The number of combinations of a space, or None where a range is continuous."""
+    sizes = [p.size() for p in params.values()]
+    return None if None in sizes else math.prod(sizes)
 
 
 def space_dict(space: dict[str, Any] | list[str]) -> dict[str, str]:
@@ -129,6 +153,7 @@ def parse_param(name: str, spec: str, base: RunConfig) -> Param:
     if not name:
         raise ConfigError(f"{where} names no field; use FIELD=SPEC, {_EXAMPLE}")
     kind = sweepable_type(base, name)
+    _refuse_objective_data(base, name)
     match = re.fullmatch(r"(log|float|int):(.*)", spec)
     if match:
         return _parse_range(name, spec, match.group(1), match.group(2), kind, base)
@@ -223,6 +248,15 @@ def sweepable_type(cfg: RunConfig, name: str) -> type:
         return field_type(cfg, name)
     except ConfigError as exc:
         raise ConfigError(f"--param {name}: {exc}") from None
+
+
+def _refuse_objective_data(cfg: RunConfig, name: str) -> None:
+    if name in _OBJECTIVE_DATA.get(cfg.task, ()):
+        raise ConfigError(
+            f"--param {name}: {name} chooses the data each trial is scored on, so trials with "
+            f"different values could not be compared; fix it for the whole sweep with --set "
+            f"{name}=VALUE (or run one sweep per value, each with its --study NAME)"
+        )
 
 
 def _checked_value(

@@ -4,6 +4,7 @@ and pruner."""
 from __future__ import annotations
 
 import json
+import time
 import warnings
 from typing import Any
 
@@ -15,6 +16,7 @@ from rnnlab.experiments.sweep.text import masked_url
 # Fields of a trial's run that the study compares between calls; device and threads may differ
 # between machines sharing a study, the run name is per trial.
 _IGNORED_FOR_IDENTITY = ("name", "device", "threads")
+_OPEN_TRIES = 5  # opening a study storage, for workers started at the same moment
 
 
 def import_optuna() -> Any:
@@ -46,13 +48,7 @@ def _created_or_loaded(optuna: Any, plan: SweepPlan) -> Any:
         # "database is locked" (one study per file keeps that contention small).
         kwargs["engine_kwargs"] = {"connect_args": {"timeout": 60}}
     try:
-        storage = optuna.storages.RDBStorage(plan.storage, **kwargs)
-        return optuna.create_study(
-            storage=storage,
-            study_name=plan.study,
-            direction=plan.direction,
-            load_if_exists=True,
-        )
+        return _with_retries(lambda: _create_or_load(optuna, plan, kwargs))
     except ImportError as exc:
         raise RnnlabError(
             f"cannot open the study storage {masked_url(plan.storage)}: {exc}; install the "
@@ -60,6 +56,32 @@ def _created_or_loaded(optuna: Any, plan: SweepPlan) -> Any:
         ) from None
     except Exception as exc:  # a bad URL, an unreachable server, an unwritable file
         raise _open_error(plan, exc) from None
+
+
+def _create_or_load(optuna: Any, plan: SweepPlan, kwargs: dict[str, Any]) -> Any:
+    storage = optuna.storages.RDBStorage(plan.storage, **kwargs)
+    return optuna.create_study(
+        storage=storage, study_name=plan.study, direction=plan.direction, load_if_exists=True
+    )
+
+
+def _with_retries(open_it: Any, tries: int = _OPEN_TRIES) -> Any:
+    """`open_it()`, tried again after a race between workers started together on a new study:
+    the first creates the storage's tables, the others fail inserting them a second time
+    (IntegrityError), which is no fault of the file. (A locked SQLite file is waited for
+    already: the connection's timeout.)"""
+    for attempt in range(tries):
+        try:
+            return open_it()
+        except Exception as exc:
+            if attempt == tries - 1 or not _a_race(exc):
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def _a_race(exc: Exception) -> bool:
+    return type(exc).__name__ == "IntegrityError"  # SQLAlchemy's, without importing it
 
 
 def _open_error(plan: SweepPlan, exc: Exception) -> RnnlabError:
@@ -120,10 +142,11 @@ def _refuse_other_settings(study: Any, plan: SweepPlan) -> dict[str, Any]:
     return mine
 
 
-def finished_in_saved_study(plan: SweepPlan) -> int | None:
-    """For --dry-run: the trials an SQLite study file already holds toward --trials, or None
-    where there is no such study yet; refuses, as the real call would, a study run with other
-    settings. Only an existing file is opened: a dry run creates nothing."""
+def finished_in_saved_study(plan: SweepPlan) -> tuple[int, int] | None:
+    """For --dry-run: (the trials an SQLite study file already holds toward --trials, all the
+    trials it holds), or None where there is no such study yet; refuses, as the real call
+    would, a study run with other settings. Only an existing file is opened: a dry run
+    creates nothing."""
     from rnnlab.experiments.sweep.results import count_finished
 
     path = sqlite_file(plan.storage)
@@ -137,7 +160,7 @@ def finished_in_saved_study(plan: SweepPlan) -> int | None:
     except Exception as exc:  # unreadable: said as the real call says it
         raise _open_error(plan, exc) from None
     _refuse_other_settings(study, plan)
-    return count_finished(optuna, study)
+    return count_finished(optuna, study), len(study.trials)
 
 
 def _differences(old: Any, new: Any, prefix: str = "") -> list[str]:

@@ -18,7 +18,12 @@ from rnnlab.experiments.sweep.text import (
 
 def summary_lines(result: SweepResult, top: int = 10) -> list[str]:
     """The end-of-sweep report: the best trials, the best combination, the files."""
-    ranked = [t for t in result.trials if t.state in ("complete", "pruned") and t.value is not None]
+    # a repeat of earlier parameters reuses that trial's result: one row for both
+    ranked = [
+        t
+        for t in result.trials
+        if t.state in ("complete", "pruned") and t.value is not None and t.duplicate_of is None
+    ]
     sign = -1 if result.direction == "maximize" else 1
     ranked.sort(key=lambda t: (t.state != "complete", sign * t.value))
     lines = []
@@ -29,6 +34,12 @@ def summary_lines(result: SweepResult, top: int = 10) -> list[str]:
         for t in others:
             kinds[t.state] = kinds.get(t.state, 0) + 1
         counted += " (" + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) + ")"
+    repeats = sum(t.duplicate_of is not None for t in result.trials)
+    if repeats:
+        counted += (
+            f"; {repeats} repeated an earlier trial's parameters and reused its result "
+            "(not trained again)"
+        )
     lines.append(f"Sweep '{result.study}': {counted}")
     if ranked:
         names = short_names(list(result.space) or list(ranked[0].params))
@@ -131,6 +142,8 @@ def trial_line(record: TrialRecord, done: int, plan: SweepPlan, best: bool) -> s
         head += f", resumes #{record.retry_of}"
     if record.baseline:
         head += ", baseline"
+    if record.duplicate_of is not None:
+        head += f", repeats #{record.duplicate_of}: not trained again"
     parts = [head + "): " + params_text(record.params, short=True)]
     if record.state == "complete":
         parts.append(f"{plan.metric} {metric_text(record.value, plan.metric)}")

@@ -77,6 +77,11 @@ def run_trial(optuna: Any, study: Any, store: Any, plan: SweepPlan) -> TrialReco
         for step, value in sorted(old.intermediate_values.items()):
             trial.report(value, step)
 
+    if resume is None and attrs.get("retry_of") is None:
+        earlier = _earlier_same(optuna, study, trial.number, params)
+        if earlier is not None:
+            return _reuse(optuna, study, trial, earlier)
+
     started = time.perf_counter()
     cfg = plan.config.copy()
     cfg.name = run_name
@@ -165,6 +170,41 @@ def run_trial(optuna: Any, study: Any, store: Any, plan: SweepPlan) -> TrialReco
     else:
         trial.set_user_attr("status", "complete")
         study.tell(trial, float(metrics[plan.metric]))
+    return trial_record(optuna, study.get_trials(deepcopy=False)[trial.number])
+
+
+def _earlier_same(optuna: Any, study: Any, number: int, params: dict[str, Any]) -> Any:
+    """The first earlier trial of these very parameters whose outcome a new run would only
+    repeat (the same config and seed train to the same figures): a complete or diverged one.
+    Not a pruned one: whether a run is pruned depends on the trials finished before it."""
+    states = optuna.trial.TrialState
+    for t in study.get_trials(deepcopy=False):
+        if t.number == number or t.params != params:
+            continue
+        diverged = t.state == states.FAIL and t.user_attrs.get("status") == "diverged"
+        if t.state == states.COMPLETE or diverged:
+            return t
+    return None
+
+
+def _reuse(optuna: Any, study: Any, trial: Any, earlier: Any) -> TrialRecord:
+    """Tell the study an earlier trial's result for a repeat of its parameters, instead of
+    training the same run again (samplers draw repeats from a space of few combinations)."""
+    old = earlier.user_attrs
+    for key in ("run_id", "checkpoint", "iteration", "metrics", "settings_notes"):
+        if key in old:
+            trial.set_user_attr(key, old[key])
+    note = f"same parameters as trial #{earlier.number}, whose result is reused (not trained again)"
+    if old.get("note"):
+        note += f": {old['note']}"
+    trial.set_user_attr("duplicate_of", earlier.number)
+    trial.set_user_attr("status", old.get("status"))
+    trial.set_user_attr("note", note)
+    trial.set_user_attr("wall_time", 0.0)
+    if earlier.state == optuna.trial.TrialState.COMPLETE:
+        study.tell(trial, earlier.value)
+    else:
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)
     return trial_record(optuna, study.get_trials(deepcopy=False)[trial.number])
 
 
