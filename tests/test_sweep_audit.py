@@ -6,10 +6,12 @@ from __future__ import annotations
 import pytest
 
 from rnnlab import api, cli
+from rnnlab.config.files import load_preset
 from rnnlab.experiments import sweep as sw
 from rnnlab.experiments.sweep.results import write_files
 from rnnlab.experiments.sweep.space import space_size
 from rnnlab.experiments.sweep.study import import_optuna, open_study
+from rnnlab.tasks import TASKS, get_task_class
 from tests.conftest import QUICK, one_line_error
 
 optuna = pytest.importorskip("optuna")
@@ -81,6 +83,22 @@ def test_the_data_the_objective_is_measured_on_cannot_be_swept(capsys, tmp_path,
     assert f"--param {field}: {field} chooses the data each trial is scored on" in err
     assert f"--set {field}=VALUE" in err
     assert not (tmp_path / "sweeps").exists()
+
+
+@pytest.mark.parametrize("task", sorted(TASKS))
+def test_every_scoring_data_field_a_task_declares_is_one_of_its_config_fields(task):
+    # a misspelt name would leave that field sweepable without a word
+    from rnnlab.experiments.sweep.space import sweepable_type
+
+    preset = {"classify": "sheet-rnn", "charlm": "charlm-tiny", "tagger": "pos-tiny"}.get(
+        task, {"seq2seq": "seq2seq-add", "hihell": "hihell"}.get(task)
+    )
+    base = load_preset(preset)
+    assert base.task == task
+    fields = get_task_class(task).scoring_data_fields
+    assert fields
+    for field in fields:
+        sweepable_type(base, field)  # raises ConfigError for an unknown field
 
 
 def test_a_dry_run_of_a_study_holding_only_an_interrupted_trial_queues_no_baseline(

@@ -51,6 +51,10 @@ class Task:
     # only on validation data and to say honestly where its objective comes from; names
     # missing here follow their prefix (see `metric_split`).
     metric_splits: ClassVar[dict[str, str]] = {}
+    # The data fields that choose the examples the task's metrics are measured on (its
+    # validation data; test or training data where it has none): a sweep may not vary them,
+    # as trials scored on different examples could not be ranked.
+    scoring_data_fields: ClassVar[tuple[str, ...]] = ()
 
     @property
     def selection_metric(self) -> str:

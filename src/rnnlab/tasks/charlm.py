@@ -44,6 +44,7 @@ class CharLMTask(Task):
     # (fc_hidden is refused by validate_config; listed so no note names charlm as its user)
     unused_model_fields = ("fc_hidden", "char_dim", "char_widths", "attention")
     # the validation text is the last data.val_fraction of the file, never trained on
+    scoring_data_fields = ("data.path", "data.val_fraction", "data.eval_tokens")
     metric_splits = {"train_loss": "training", "val_loss": "validation", "val_bpc": "validation"}
 
     def __init__(

@@ -47,6 +47,7 @@ class ClassifyTask(Task):
     # pixels (or rows of them) go straight into the recurrent core: no tokens, no decoder
     unused_model_fields = ("embedding_dim", "char_dim", "char_widths", "attention")
     # val_* exist only with data.validation > 0 (images held out of the training set)
+    scoring_data_fields = ("data.dataset", "data.validation", "data.train_limit")
     metric_splits = {
         "train_loss": "training",
         "val_loss": "validation",

@@ -52,6 +52,7 @@ class HihellTask(Task):
     # one-hot characters straight into the core, one linear readout per step
     unused_model_fields = ("fc_hidden", "embedding_dim", "char_dim", "char_widths", "attention")
     # evaluate() scores the single training pair: there is no held-out data at all
+    scoring_data_fields = ("data.source", "data.target")
     metric_splits = {
         "train_loss": "training",
         "acc": "training",

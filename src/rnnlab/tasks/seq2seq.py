@@ -69,6 +69,13 @@ class Seq2SeqTask(Task):
     # the decoder's output goes straight to the token readout; tokens have no spelling
     unused_model_fields = ("fc_hidden", "char_dim", "char_widths")
     # evaluate() scores the generated test pairs; the task generates no validation set
+    scoring_data_fields = (
+        "data.problem",
+        "data.length",
+        "data.digits",
+        "data.test_size",
+        "data.data_seed",
+    )
     metric_splits = {
         "train_loss": "training",
         "exact": "test",

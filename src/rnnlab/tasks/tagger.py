@@ -85,6 +85,7 @@ class TaggerTask(Task):
     higher_is_better = True
     unused_model_fields = ("attention",)  # one tag per word: nothing to attend over
     # dev is the treebank's validation split; oov_acc is measured on dev words too
+    scoring_data_fields = ("data.dev", "data.dev_limit")
     metric_splits = {
         "train_loss": "training",
         "train_acc": "training",

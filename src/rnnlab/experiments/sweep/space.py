@@ -12,16 +12,6 @@ from rnnlab.errors import ConfigError
 from rnnlab.experiments.sweep.text import value_text
 
 _TOP_LEVEL = ("seed", "device", "threads")  # top-level fields a sweep may change
-# Per task, the fields that choose the examples its objective is measured on (the validation
-# data; test or training data where the task has none): trials that differ in one would be
-# scored on different data, so their values could not be compared.
-_OBJECTIVE_DATA = {
-    "classify": ("data.dataset", "data.validation", "data.train_limit"),
-    "charlm": ("data.path", "data.val_fraction", "data.eval_tokens"),
-    "tagger": ("data.dev", "data.dev_limit"),
-    "seq2seq": ("data.problem", "data.length", "data.digits", "data.test_size", "data.data_seed"),
-    "hihell": ("data.source", "data.target"),
-}
 _EXAMPLE = "e.g. train.lr=log:1e-4:1e-1, train.iters=int:1000:6000:1000, train.optimizer=sgd,adam"
 
 
@@ -251,7 +241,9 @@ def sweepable_type(cfg: RunConfig, name: str) -> type:
 
 
 def _refuse_objective_data(cfg: RunConfig, name: str) -> None:
-    if name in _OBJECTIVE_DATA.get(cfg.task, ()):
+    from rnnlab.tasks import get_task_class
+
+    if name in get_task_class(cfg.task).scoring_data_fields:
         raise ConfigError(
             f"--param {name}: {name} chooses the data each trial is scored on, so trials with "
             f"different values could not be compared; fix it for the whole sweep with --set "
