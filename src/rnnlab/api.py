@@ -30,7 +30,7 @@ from rnnlab.config import (
     preset_names,
 )
 from rnnlab.data.paths import default_runs_dir, resolve_data_dir
-from rnnlab.errors import CheckpointError, ConfigError, RnnlabError
+from rnnlab.errors import CheckpointError, ConfigError, DataError, RnnlabError
 from rnnlab.results import records
 from rnnlab.results.store import DB_NAME, STATUSES, ResultsStore, check_runs_folder
 from rnnlab.tasks import get_task_class
@@ -326,25 +326,40 @@ def evaluate(
     and the confusion matrix."""
     loaded = load(checkpoint, data_dir=data_dir, device=device)
     start = time.perf_counter()
-    # the run's own precision, so the figures are the ones its evaluations printed; a bf16
-    # run scored on a CPU without native bf16 is scored in fp32
     dev = next(loaded.model.parameters()).device
-    precision = str(loaded.payload.get("precision") or "fp32")
-    if precision == "bf16" and dev.type == "cpu" and not cpu_bf16_fast():
-        precision = "fp32"
+    precision = _scoring_precision(loaded)
     with autocast(dev, precision):
         result: dict[str, Any] = dict(loaded.task.evaluate(loaded.model))
         confusion = getattr(loaded.task, "confusion", None)
         matrix = confusion(loaded.model) if confusion is not None else None
     if matrix is not None:
-        totals = matrix.sum(1).clamp(min=1)
         result["classes"] = list(loaded.task.classes)
-        result["per_class_acc"] = (matrix.diag() / totals * 100).tolist()
+        result["per_class_acc"] = _per_class_accuracy(matrix)
         result["confusion"] = matrix.tolist()
     result["iteration"] = loaded.payload.get("iteration")
     result["precision"] = precision
     result["seconds"] = time.perf_counter() - start
     return result
+
+
+def _scoring_precision(loaded: Loaded) -> str:
+    """The run's own precision, so evaluate's figures are the ones its evaluations printed
+    and predict's classes are evaluate's; a bf16 run scored on a CPU without native bf16 is
+    scored in fp32."""
+    dev = next(loaded.model.parameters()).device
+    precision = str(loaded.payload.get("precision") or "fp32")
+    if precision == "bf16" and dev.type == "cpu" and not cpu_bf16_fast():
+        return "fp32"
+    return precision
+
+
+def _per_class_accuracy(matrix: torch.Tensor) -> list[float | None]:
+    """Accuracy in % of each true class (a row of the confusion matrix); None for a class
+    without test images (a run with data.test_limit), which is no 0 % score."""
+    return [
+        100.0 * int(row[k]) / int(row.sum()) if int(row.sum()) else None
+        for k, row in enumerate(matrix)
+    ]
 
 
 def predict(
@@ -371,15 +386,16 @@ def predict(
         if isinstance(i, bool) or not isinstance(i, numbers.Integral):
             raise ConfigError(f"test index {i!r} is not a whole number; give indices like 0 1 2")
     indices = [int(i) for i in indices]
-    # test images by index need the data set; pictures alone do not
     loaded = load(checkpoint, data_dir=data_dir, device=device, task_name="classify",
-                  read_data=bool(indices))  # fmt: skip
+                  read_data=False)  # fmt: skip
     task = loaded.task
     rows: list[tuple[str, torch.Tensor, int | None]] = []
+    if indices:  # test images by index need the data set; pictures alone do not
+        test_x, test_y = _test_split(loaded, data_dir)
     for i in indices:
-        if not 0 <= i < len(task.test_x):
-            raise ConfigError(f"test index {i} is out of range 0..{len(task.test_x) - 1}")
-        rows.append((f"test[{i}]", task.test_x[i], int(task.test_y[i])))
+        if not 0 <= i < len(test_x):
+            raise ConfigError(f"test index {i} is out of range 0..{len(test_x) - 1}")
+        rows.append((f"test[{i}]", test_x[i], int(test_y[i])))
     for path in images:
         picture = load_picture(
             path,
@@ -392,8 +408,10 @@ def predict(
         raise ConfigError(
             "nothing to predict: give test indices (--index 0 1 2) or --image FILE.png"
         )
-    batch = torch.stack([r[1] for r in rows])
-    probs = torch.softmax(task.predict_logits(loaded.model, batch), dim=1).cpu()
+    batch = torch.stack([r[1].to(task.test_x.device) for r in rows])
+    with autocast(task.test_x.device, _scoring_precision(loaded)):
+        logits = task.predict_logits(loaded.model, batch)
+    probs = torch.softmax(logits.float(), dim=1).cpu()
     out = []
     for (source, _, label), p in zip(rows, probs):
         order = p.argsort(descending=True)[:top].tolist()
@@ -407,6 +425,26 @@ def predict(
             }
         )
     return out
+
+
+def _test_split(loaded: Loaded, data_dir: str | Path | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The whole test set of a classifier's data set: test[i] is the data set's i-th test
+    image, also beyond a run's data.test_limit (which only shortened its evaluations)."""
+    from rnnlab.data import images as img
+
+    root, dataset = resolve_data_dir(data_dir), loaded.task.dataset
+    if loaded.config.data.download:
+        from rnnlab.data.download import download_dataset
+
+        download_dataset(dataset, root)
+    x, y = img.load_split(root, dataset, "test")
+    task = loaded.task
+    if x.shape[1:] != (task.height, task.width):
+        raise DataError(
+            f"the {dataset.name} test images in {img.raw_folder(root, dataset)} are "
+            f"{x.shape[1]}x{x.shape[2]} pixels, but the model reads {task.height}x{task.width}"
+        )
+    return torch.from_numpy(x), torch.from_numpy(y)
 
 
 def _as_list(value: Any, name: str) -> list[Any]:

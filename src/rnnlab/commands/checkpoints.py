@@ -24,14 +24,18 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         print(json_text(result))
         return 0
-    print(f"Checkpoint {args.checkpoint} (iteration {result.get('iteration')})")
+    print(
+        f"Checkpoint {args.checkpoint} (iteration {result.get('iteration')}, "
+        f"scored in {result['precision']})"
+    )
     for key, value in result.items():
         if isinstance(value, float) and key != "seconds":
             print(f"  {key:<12} {value:.4f}")
     if "per_class_acc" in result:
         print("\nPer-class test accuracy:")
         for name, acc in zip(result["classes"], result["per_class_acc"]):
-            print(f"  {name:<12} {acc:6.2f} %")
+            # a run with data.test_limit may have no test image of a class: no score, not 0 %
+            print(f"  {name:<12} {'no test images' if acc is None else f'{acc:6.2f} %'}")
         print("\nConfusion matrix (rows: true class, columns: predicted):")
         print(matrix_text(result["confusion"], result["classes"]))
     return 0
@@ -76,11 +80,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         print(json_text(info))
         return 0
     print(info["source"])
-    m = info["config"]["model"]
-    print(
-        f"task {info['config']['task']}: {m['cell']}, hidden {m['hidden']}, layers {m['layers']}"
-        f"{', bidirectional' if m['bidirectional'] else ''}"
-    )
+    print(model_line(info["config"]))
     if info["mismatch"]:
         print(
             f"  these tensors do not fit the model its config describes ({info['mismatch']}): "
@@ -91,6 +91,23 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         print(f"  {name:<{width}}  {'x'.join(map(str, shape)):>12}  {count:>10,}")
     print(f"  {len(info['parameters'])} tensors, {info['total']:,} parameters")
     return 0
+
+
+def model_line(config: dict) -> str:
+    """The settings that shape the tensors listed below them: the cell and its sizes, an
+    extra hidden layer before the output, and a classifier's view (rows: 28 inputs a step,
+    pixels: 1), which a checkpoint's listing would otherwise leave unexplained."""
+    m = config["model"]
+    parts = [m["cell"], f"hidden {m['hidden']}", f"layers {m['layers']}"]
+    if m.get("bidirectional"):
+        parts.append("bidirectional")
+    if m.get("fc_hidden"):
+        parts.append(f"fc_hidden {m['fc_hidden']}")
+    if m.get("impl", "torch") != "torch":
+        parts.append(f"impl {m['impl']}")
+    data = config.get("data", {})
+    seen = f" ({data['dataset']}, {data['view']} view)" if config["task"] == "classify" else ""
+    return f"task {config['task']}{seen}: {', '.join(parts)}"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
