@@ -17,7 +17,7 @@ from rnnlab.cli import main
 from rnnlab.data import images as img
 from rnnlab.data.picture import load_picture
 from rnnlab.errors import DataError
-from tests.conftest import QUICK
+from tests.conftest import QUICK, make_idx_dataset
 
 # The first five MNIST test labels are 7 2 1 0 4: classes 3, 5, 6, 8 and 9 have no image.
 FIVE_TEST_IMAGES = {**QUICK, "data.test_limit": 5, "train.iters": 2, "model.hidden": 8}
@@ -183,3 +183,18 @@ def test_inspect_names_the_view_and_data_set_that_shape_the_input(capsys, five):
     assert "task classify (mnist, rows view): rnn_tanh, hidden 8, layers 2" in out
     info = api.inspect(five)
     assert info["total"] == api.inspect("sheet-rnn", overrides={"model.hidden": 8})["total"]
+
+
+def test_accuracies_are_counted_exactly_not_as_a_float32_mean(tmp_path):
+    # 30 test images: an accuracy is 100 * k / 30 exactly (a float32 mean of 4 right in 30
+    # would record 13.33333432674408, not 13.333333333333334)
+    data = make_idx_dataset(tmp_path / "data", n_test=30)
+    result = api.train(
+        "sheet-rnn",
+        overrides={"train.iters": 6, "train.eval_every": 3, "train.batch_size": 20},
+        data_dir=data,
+        runs_dir=tmp_path / "runs",
+        verbose=False,
+    )
+    values = [row["test_acc"] for row in result.history]
+    assert values and all(v == 100 * round(v * 30 / 100) / 30 for v in values), values
