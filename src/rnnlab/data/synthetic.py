@@ -52,7 +52,8 @@ def _draw(problem: str, length: int, digits: int, rng: np.random.Generator, n: i
     if problem in ("reverse", "sort"):
         return rng.integers(0, 10, size=(n, length))
     # The number of digits is uniform in 1..digits, so short numbers are not swamped by long
-    # ones (uniform numbers below 1000 would be 3-digit 90 % of the time).
+    # ones (uniform numbers below 1000 would be 3-digit 90 % of the time). Keeping each
+    # problem once then thins the small classes (100 one-digit sums exist): docs/seq2seq.md.
     k = rng.integers(1, digits + 1, size=(n, 2))
     low = np.where(k == 1, 0, 10 ** (k - 1))
     return low + (rng.random((n, 2)) * (10**k - low)).astype(np.int64)

@@ -22,9 +22,42 @@ def translate_many(
 
 
 def _translate(checkpoint: str | Path, texts: Iterable[str], device: str) -> list[str]:
+    answered = translate_with_notes(checkpoint, texts, device=device)
+    for _, note in answered:
+        if note:
+            # stacklevel 3: the line that called translate or translate_many
+            warnings.warn(note, UnlikeTraining, stacklevel=3)
+    return [answer for answer, _ in answered]
+
+
+def translate_with_notes(
+    checkpoint: str | Path, texts: Iterable[str], *, device: str = "auto"
+) -> list[tuple[str, str | None]]:
+    """(answer, note) per input: the note says why an input unlike the training examples
+    is likely answered wrong (None for an input like them). `rnnlab translate --json`."""
+    texts = _checked_texts(texts)
     from rnnlab.api import load
 
-    # the inputs' form first: a wrong argument must not cost loading a checkpoint
+    loaded = load(checkpoint, device=device, task_name="seq2seq")
+    task = loaded.task
+    for text in texts:
+        bad = task.unknown_characters(text)
+        if bad:
+            allowed = "".join(t for t in task.tokens if len(t) == 1)
+            raise ConfigError(
+                f"'{text}' has characters outside the vocabulary: "
+                f"{', '.join(repr(c) for c in bad)}; this model knows only '{allowed}'"
+            )
+    notes = [task.unlike_training(text) for text in texts]
+    answers = task.translate(loaded.model, texts)
+    return [
+        (answer, f"{why}, so expect its answer to be wrong" if why else None)
+        for answer, why in zip(answers, notes)
+    ]
+
+
+def _checked_texts(texts: Iterable[str]) -> list[str]:
+    """The inputs as a list of non-empty strings, checked before a checkpoint is loaded."""
     if isinstance(texts, str):  # its characters would be translated one by one
         raise ConfigError("translate_many takes a list of inputs; for one use rnnlab.translate")
     try:
@@ -43,22 +76,7 @@ def _translate(checkpoint: str | Path, texts: Iterable[str], device: str) -> lis
                 f"input {number} is empty; give digits to reverse or sort (e.g. 0123456789) "
                 "or a sum (e.g. 123+45)"
             )
-    loaded = load(checkpoint, device=device, task_name="seq2seq")
-    task = loaded.task
-    for text in texts:
-        bad = task.unknown_characters(text)
-        if bad:
-            allowed = "".join(t for t in task.tokens if len(t) == 1)
-            raise ConfigError(
-                f"'{text}' has characters outside the vocabulary: "
-                f"{', '.join(repr(c) for c in bad)}; this model knows only '{allowed}'"
-            )
-    for text in texts:
-        why = task.unlike_training(text)
-        if why:
-            # stacklevel 3: the line that called translate or translate_many
-            warnings.warn(f"{why}, so expect its answer to be wrong", UnlikeTraining, stacklevel=3)
-    return task.translate(loaded.model, texts)
+    return texts
 
 
 def translate(checkpoint: str | Path, text: str, *, device: str = "auto") -> str:

@@ -116,6 +116,8 @@ class Seq2SeqTask(Task):
         for name in ("length", "digits", "train_size", "test_size"):
             if getattr(d, name) < 1:
                 raise ConfigError(f"data.{name} must be at least 1, got {getattr(d, name)}")
+        if d.data_seed < 0:  # numpy's generator takes no negative seed
+            raise ConfigError(f"data.data_seed must be 0 or more, got {d.data_seed}")
         if d.problem == "add" and d.digits > MAX_ADD_DIGITS:  # operands are drawn as int64
             raise ConfigError(
                 f"data.digits must be at most {MAX_ADD_DIGITS} for problem add, got {d.digits}"
