@@ -314,7 +314,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.func(args)
     except RnnlabError as exc:
         print(f"rnnlab: error: {exc}", file=sys.stderr)
-        return 130 if isinstance(exc, TrainingInterrupted) else 1
+        return exc.exit_code if isinstance(exc, TrainingInterrupted) else 1
     except KeyboardInterrupt:
         print("rnnlab: interrupted", file=sys.stderr)
         return 130

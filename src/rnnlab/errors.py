@@ -18,7 +18,15 @@ class CheckpointError(RnnlabError):
 
 
 class TrainingInterrupted(RnnlabError):
-    """Ctrl-C: the run was saved and can be resumed."""
+    """Ctrl-C: the run was saved and can be resumed. `exit_code` is the command's status."""
+
+    exit_code = 130  # 128 + SIGINT, as a shell reports a process Ctrl-C ended
+
+
+class TrainingTerminated(TrainingInterrupted):
+    """SIGTERM (a scheduler's time limit, `timeout`, `kill`): saved as after Ctrl-C."""
+
+    exit_code = 143  # 128 + SIGTERM: a scheduler still sees the job was terminated
 
 
 class TrainingDiverged(RnnlabError):

@@ -3,8 +3,8 @@
 Reads top to bottom: `fit` runs iterations [start, total); every `eval_every` iterations it
 evaluates, prints the tutorials' line (iteration, loss, accuracy) with speed and time left,
 records the metrics and saves `last.pt` (and `best.pt` when the primary metric improved).
-Ctrl-C stops at the next iteration boundary and saves (training/interrupt.py); a NaN loss
-stops without overwriting the last good checkpoint.
+Ctrl-C (or SIGTERM) stops at the next iteration boundary and saves (training/interrupt.py);
+a NaN loss stops without overwriting the last good checkpoint.
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import torch
 from torch import nn
 from tqdm import tqdm
 
 from rnnlab.config import RunConfig
-from rnnlab.errors import TrainingDiverged, TrainingInterrupted
+from rnnlab.errors import TrainingDiverged, TrainingInterrupted, TrainingTerminated
 from rnnlab.results.atomic import atomic_write_text
 from rnnlab.results.jsontext import json_text
 from rnnlab.results.owner import this_process
@@ -37,7 +37,7 @@ from rnnlab.training.optim import (
     make_optimizer,
     set_learning_rate,
 )
-from rnnlab.training.progress import hms
+from rnnlab.training.progress import bar_disabled, evaluations_left, hms, time_left
 from rnnlab.training.runtime import autocast, versions
 
 # Called after every evaluation with (iteration, that evaluation's row of the history); a
@@ -53,10 +53,11 @@ class RunResult:
     last.pt, `best_checkpoint` its best.pt (None before the first evaluation). `status` is
     "completed" or "stopped" (ended early by `on_evaluate`, e.g. a sweep's pruner); a run
     that diverges (NaN or infinite loss) raises TrainingDiverged, one interrupted raises
-    TrainingInterrupted, and the store records either. `iteration` is where it ended;
-    `metrics` its last evaluation, `best` its best one (with the iteration), `history` every
-    evaluation in order.
-    `wall_time` (seconds) and `samples_per_sec` time this process's part of it; `config` is
+    TrainingInterrupted (TrainingTerminated after SIGTERM), and the store records either.
+    `iteration` is where it ended; `metrics` its last evaluation, `best` its best one (with
+    the iteration), `history` every evaluation in order.
+    `wall_time` (seconds) and `samples_per_sec` time the whole run, across resumes (the
+    training steps only, for the speed); `config` is
     the config it ran with, `precision` the arithmetic used; `extra` holds what the caller
     asked for beside it ("saved": the --save copy's path).
     """
@@ -214,7 +215,7 @@ class Trainer:
             initial=start_iter,
             unit="it",
             dynamic_ncols=True,
-            disable=None if self.verbose else True,  # None: only on a terminal
+            disable=bar_disabled(self.verbose),
             leave=False,
             file=sys.stderr,
         )
@@ -226,9 +227,23 @@ class Trainer:
             t = self.prior_train_time + train_time
             return (self.prior_samples + samples) / t if t > 0 else 0.0
 
+        evaluations = 0  # made by this process
+
+        def seconds_left() -> float:
+            """Steps and evaluations to come, each at this process's own mean time."""
+            return time_left(
+                train_time,
+                self.iteration - start_iter,
+                time.perf_counter() - started - train_time,  # evaluations, saves, samples
+                evaluations,
+                self.total - self.iteration,
+                evaluations_left(self.iteration, self.total, cfg.eval_every),
+            )
+
         def evaluate_now() -> bool:
             """Evaluate, record and save at self.iteration; True when on_evaluate ends the run."""
-            nonlocal loss_sum, loss_count, extras_sum, extras_weight, last_good
+            nonlocal loss_sum, loss_count, extras_sum, extras_weight, last_good, evaluations
+            evaluations += 1
             if not _finite_weights(model):  # a gradient overflowed, the loss did not
                 message = (
                     f"weights became nan or infinite by iteration {self.iteration} "
@@ -242,12 +257,10 @@ class Trainer:
             loss_sum, loss_count, extras_sum, extras_weight = 0.0, 0, {}, {}
             line = self._evaluate_and_save(train_metrics, elapsed(), train_time, samples)
             last_good = self.last_path
-            done = self.iteration - start_iter
-            rate = (time.perf_counter() - started) / max(1, done)
             self._say(
                 bar,
                 f"{line} | {task.format_speed(speed())} | {hms(elapsed())} elapsed | "
-                f"{hms(rate * (self.total - self.iteration))} left",
+                f"{hms(seconds_left())} left",
             )
             extra = self.task.on_eval(model, self.iteration)
             model.train()
@@ -304,54 +317,19 @@ class Trainer:
                         status = "stopped"
         except KeyboardInterrupt:
             bar.close()
-            wall = elapsed()
-            # weights a gradient overflow has just broken are not saved over the last good ones
-            intact = _finite_weights(model)
-            if stop.requested and not stop.twice and intact:
-                ckpt.save_checkpoint(
-                    self.last_path,
-                    self.payload(
-                        wall,
-                        self.prior_train_time + train_time,
-                        self.prior_samples + samples,
-                        {
-                            "loss_sum": loss_sum,
-                            "loss_count": loss_count,
-                            "extras_sum": extras_sum,
-                            "extras_weight": extras_weight,
-                        },
-                    ),
-                )
-                self.saved_iteration = self.iteration
-                said = f"interrupted at iteration {self.iteration}/{self.total}"
-                said += f"; saved {self.last_path}"
-            elif not intact:
-                said = (
-                    f"interrupted at iteration {self.iteration}/{self.total}, where the weights "
-                    "had become nan or infinite (a gradient overflowed), so they were not saved"
-                )
-            else:  # stopped mid-iteration: the state in memory is half-updated, keep the last save
-                said = f"stopped at once at iteration {self.iteration}/{self.total}"
-            saved = self.last_path.exists()
-            self.store.update_run(
-                self.run_id,
-                status="interrupted",
-                iteration=self.saved_iteration,
-                wall_time=wall,
-                checkpoint=str(self.last_path) if saved else None,
-                message="interrupted by the user",
+            running = {
+                "loss_sum": loss_sum,
+                "loss_count": loss_count,
+                "extras_sum": extras_sum,
+                "extras_weight": extras_weight,
+            }
+            self._stop(
+                stop,
+                elapsed(),
+                self.prior_train_time + train_time,
+                self.prior_samples + samples,
+                running,
             )
-            if not saved:
-                raise TrainingInterrupted(
-                    f"{said}; nothing was saved yet, so start it again"
-                ) from None
-            if self.saved_iteration != self.iteration:
-                said += (
-                    f"; the last checkpoint is {self.last_path} (iteration {self.saved_iteration})"
-                )
-            raise TrainingInterrupted(
-                f"{said}; continue with: rnnlab train --resume {self.last_path}"
-            ) from None
         bar.close()
 
         wall = elapsed()
@@ -422,6 +400,63 @@ class Trainer:
             f"Iteration: {self.iteration}/{self.total}. Loss: {train_metrics['train_loss']:.4f}. "
             f"{self.task.format_metrics(metrics)}"
         )
+
+    def _stop(
+        self,
+        stop: GracefulStop,
+        wall: float,
+        train_time: float,
+        samples: int,
+        running: dict[str, Any],
+    ) -> NoReturn:
+        """Ctrl-C or SIGTERM ended the loop: save where it stopped when that state is whole,
+        record the run as interrupted, and raise the one line that says how to go on."""
+        at = f"at iteration {self.iteration}/{self.total}"
+        verb = "terminated (SIGTERM)" if stop.terminated else "interrupted"
+        # weights a gradient overflow has just broken are not saved over the last good ones
+        intact = _finite_weights(self.model)
+        if stop.requested and not stop.twice and intact:
+            said = self._save_on_stop(wall, train_time, samples, running, verb, at)
+        elif not intact:
+            said = (
+                f"{verb} {at}, where the weights had become nan or infinite (a gradient "
+                "overflowed), so they were not saved"
+            )
+        else:  # stopped mid-iteration: the state in memory is half-updated, keep the last save
+            said = f"stopped at once {at}"
+        saved = self.last_path.exists()
+        self.store.update_run(
+            self.run_id,
+            status="interrupted",
+            iteration=self.saved_iteration,
+            wall_time=wall,
+            checkpoint=str(self.last_path) if saved else None,
+            message="stopped by SIGTERM" if stop.terminated else "interrupted by the user",
+        )
+        error = TrainingTerminated if stop.terminated else TrainingInterrupted
+        if not saved:
+            raise error(f"{said}; nothing was saved yet, so start it again") from None
+        if self.saved_iteration != self.iteration:
+            said += f"; the last checkpoint is {self.last_path} (iteration {self.saved_iteration})"
+        raise error(f"{said}; continue with: rnnlab train --resume {self.last_path}") from None
+
+    def _save_on_stop(
+        self,
+        wall: float,
+        train_time: float,
+        samples: int,
+        running: dict[str, Any],
+        verb: str,
+        at: str,
+    ) -> str:
+        """Save last.pt where the loop stopped; returns what to say about it."""
+        try:
+            ckpt.save_checkpoint(self.last_path, self.payload(wall, train_time, samples, running))
+        except KeyboardInterrupt:
+            # a second Ctrl-C while saving: the write is atomic, so the last save stays whole
+            return f"stopped at once {at}"
+        self.saved_iteration = self.iteration
+        return f"{verb} {at}; saved {self.last_path}"
 
     def _diverged(self, message: str, it: int, last_good: Path | None, wall: float) -> None:
         where = f"last good checkpoint: {last_good}" if last_good else "no checkpoint was saved yet"
