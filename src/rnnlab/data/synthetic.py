@@ -161,6 +161,35 @@ def generate(
     test, rest = _split(problem, length, pool, test_size, test_size / need)
     if len(rest) >= train_size:
         train = rest[:train_size]
+        if problem == "add":
+            train = _with_floor(train, digits, rng)
     else:
         train = rest[rng.integers(0, len(rest), size=train_size)]
     return _to_strings(problem, train), _to_strings(problem, test)
+
+
+def _with_floor(train: np.ndarray, digits: int, rng: np.random.Generator) -> np.ndarray:
+    """Each pair of operand widths (1+1 digits, 1+2, ...) fills at least a quarter of its
+    uniform share of the training set, repeating its problems where it has fewer: kept once
+    each, the 100 one-digit sums would be 0.05 % of 200,000 pairs, too few to learn (the
+    model answered 0+0 with 10). The places given to them are taken at random from the
+    widths that have more than their share."""
+    strata = np.array(_strata("add", train))
+    codes = strata[:, 0] * (MAX_WIDTH + 1) + strata[:, 1]
+    floor = len(train) // (4 * digits * digits)
+    share = len(train) // (digits * digits)
+    extra: list[np.ndarray] = []
+    for code in np.unique(codes):
+        rows = np.flatnonzero(codes == code)
+        if len(rows) < floor:
+            extra.append(rows[rng.integers(0, len(rows), size=floor - len(rows))])
+    if not extra:
+        return train
+    added = np.concatenate(extra)
+    counts = {c: int((codes == c).sum()) for c in np.unique(codes)}
+    donors = np.flatnonzero(np.array([counts[c] > share for c in codes]))
+    dropped = rng.choice(donors, size=len(added), replace=False)
+    keep = np.ones(len(train), dtype=bool)
+    keep[dropped] = False
+    mixed = np.concatenate([train[keep], train[added]])
+    return mixed[rng.permutation(len(mixed))]

@@ -358,7 +358,8 @@ class Seq2SeqTask(Task):
         }[d.problem]
         sources, targets = self.data["train_text"]
         n_test = len(self.data["test_text"][0])
-        # a small problem cannot fill the sizes asked for: say so where the sizes are shown
+        # a small problem cannot fill the sizes asked for, and addition repeats its short
+        # sums (synthetic._with_floor): say so where the sizes are shown
         distinct = len(set(sources))
         train = f"{len(sources)} training" + (
             f" ({distinct} distinct)" if distinct < len(sources) else ""
