@@ -200,3 +200,14 @@ def store_with_an_orphan(runs: Path) -> None:
     store = ResultsStore(runs)
     store.create_run(name="done", task="hihell", config={}, status="completed")
     store.create_run(name="killed", task="hihell", config={}, owner=dead_owner())
+
+
+def shakespeare_slice(tmp_path_factory, chars: int) -> Path:
+    """The first `chars` characters of tiny Shakespeare in a file of their own (a text
+    module fixture's); skips where the data set is missing."""
+    source = DATA / "tinyshakespeare" / "input.txt"
+    if not source.is_file():
+        pytest.skip(f"tiny Shakespeare not found at {source}")
+    path = tmp_path_factory.mktemp("text") / "slice.txt"
+    path.write_text(source.read_text(encoding="utf-8")[:chars], encoding="utf-8")
+    return path

@@ -20,6 +20,7 @@ from tests.conftest import (
     DATA,
     assert_same_parameters,
     one_line_error,
+    shakespeare_slice,
     train_straight_and_resumed,
 )
 
@@ -39,11 +40,7 @@ SMALL = {
 
 @pytest.fixture(scope="module")
 def text_file(tmp_path_factory) -> Path:
-    if not SHAKESPEARE.is_file():
-        pytest.skip(f"tiny Shakespeare not found at {SHAKESPEARE}")
-    path = tmp_path_factory.mktemp("text") / "slice.txt"
-    path.write_text(SHAKESPEARE.read_text(encoding="utf-8")[:60_000], encoding="utf-8")
-    return path
+    return shakespeare_slice(tmp_path_factory, 60_000)
 
 
 def small(text_file: Path, **extra) -> dict:

@@ -10,17 +10,13 @@ from rnnlab import api
 from rnnlab.cli import main
 from rnnlab.errors import ConfigError
 from rnnlab.inference.translation import UnlikeTraining, translate_many, translate_with_notes
+from tests.test_seq2seq_audit import TINY
 
+# the audit tests' tiny seq2seq run, as an addition of 2-digit numbers
 TINY_ADD = {
+    **{k: v for k, v in TINY.items() if k != "data.length"},
     "data.problem": "add",
     "data.digits": 2,
-    "data.train_size": 200,
-    "data.test_size": 20,
-    "model.hidden": 8,
-    "model.embedding_dim": 4,
-    "train.batch_size": 20,
-    "train.iters": 2,
-    "train.eval_every": 2,
 }
 
 

@@ -11,7 +11,7 @@ import torch
 from rnnlab import api
 from rnnlab.errors import TrainingInterrupted
 from rnnlab.tasks.tagger import IGNORE, TaggerTask
-from tests.conftest import DATA, press_ctrl_c
+from tests.conftest import DATA, press_ctrl_c, shakespeare_slice
 
 EWT = DATA / "ud_english_ewt"
 WINDOW = {"train.iters": 8, "train.eval_every": 4}
@@ -97,7 +97,6 @@ def test_train_acc_survives_ctrl_c_between_evaluations(ewt, tmp_path, monkeypatc
 
 # --------------------------------------------------------------------------- charlm resume
 
-SHAKESPEARE = DATA / "tinyshakespeare" / "input.txt"
 LM = {
     "train.iters": 4,
     "train.eval_every": 4,
@@ -109,11 +108,7 @@ LM = {
 
 @pytest.fixture(scope="module")
 def text_file(tmp_path_factory) -> Path:
-    if not SHAKESPEARE.is_file():
-        pytest.skip(f"tiny Shakespeare not found at {SHAKESPEARE}")
-    path = tmp_path_factory.mktemp("text") / "slice.txt"
-    path.write_text(SHAKESPEARE.read_text(encoding="utf-8")[:20_000], encoding="utf-8")
-    return path
+    return shakespeare_slice(tmp_path_factory, 20_000)
 
 
 @pytest.mark.parametrize("change", [{"train.batch_size": 8}, {"data.seq_len": 8}])
