@@ -30,7 +30,7 @@ from rnnlab.config import (
     preset_names,
 )
 from rnnlab.data.paths import default_runs_dir, resolve_data_dir
-from rnnlab.errors import CheckpointError, ConfigError, DataError, RnnlabError
+from rnnlab.errors import CheckpointError, ConfigError, RnnlabError
 from rnnlab.results import records
 from rnnlab.results.store import DB_NAME, STATUSES, ResultsStore, check_runs_folder
 from rnnlab.tasks import get_task_class
@@ -391,7 +391,7 @@ def predict(
     task = loaded.task
     rows: list[tuple[str, torch.Tensor, int | None]] = []
     if indices:  # test images by index need the data set; pictures alone do not
-        test_x, test_y = _test_split(loaded, data_dir)
+        test_x, test_y = loaded.task.full_test_split(resolve_data_dir(data_dir))
     for i in indices:
         if not 0 <= i < len(test_x):
             raise ConfigError(f"test index {i} is out of range 0..{len(test_x) - 1}")
@@ -425,26 +425,6 @@ def predict(
             }
         )
     return out
-
-
-def _test_split(loaded: Loaded, data_dir: str | Path | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """The whole test set of a classifier's data set: test[i] is the data set's i-th test
-    image, also beyond a run's data.test_limit (which only shortened its evaluations)."""
-    from rnnlab.data import images as img
-
-    root, dataset = resolve_data_dir(data_dir), loaded.task.dataset
-    if loaded.config.data.download:
-        from rnnlab.data.download import download_dataset
-
-        download_dataset(dataset, root)
-    x, y = img.load_split(root, dataset, "test")
-    task = loaded.task
-    if x.shape[1:] != (task.height, task.width):
-        raise DataError(
-            f"the {dataset.name} test images in {img.raw_folder(root, dataset)} are "
-            f"{x.shape[1]}x{x.shape[2]} pixels, but the model reads {task.height}x{task.width}"
-        )
-    return torch.from_numpy(x), torch.from_numpy(y)
 
 
 def _as_list(value: Any, name: str) -> list[Any]:

@@ -71,10 +71,7 @@ class ClassifyTask(Task):
         super().__init__(config, data_dir, device, state)
         d: ImageDataConfig = config.data
         self.dataset = img.get_dataset(d.dataset)
-        if d.download:
-            from rnnlab.data.download import download_dataset
-
-            download_dataset(self.dataset, data_dir)
+        self._fetch(data_dir)
         train_x, train_y = img.load_split(data_dir, self.dataset, "train")
         test_x, test_y = img.load_split(data_dir, self.dataset, "test")
         if train_x.shape[1:] != test_x.shape[1:]:
@@ -112,6 +109,26 @@ class ClassifyTask(Task):
                 f"train.batch_size={config.train.batch_size} is larger than the "
                 f"{len(self.train_x)} training images; use a smaller batch"
             )
+
+    def _fetch(self, data_dir: Path | None) -> None:
+        """Download the data set into `data_dir` first when the config asks for it."""
+        if self.config.data.download:
+            from rnnlab.data.download import download_dataset
+
+            download_dataset(self.dataset, data_dir)
+
+    def full_test_split(self, data_dir: Path | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The data set's whole test split, on the CPU: test[i] is its i-th image, also
+        beyond the run's data.test_limit (which only shortened its evaluations)."""
+        self._fetch(data_dir)
+        x, y = img.load_split(data_dir, self.dataset, "test")
+        if x.shape[1:] != (self.height, self.width):
+            raise DataError(
+                f"the {self.dataset.name} test images in {img.raw_folder(data_dir, self.dataset)} "
+                f"are {x.shape[1]}x{x.shape[2]} pixels, but the model reads "
+                f"{self.height}x{self.width}"
+            )
+        return torch.from_numpy(x), torch.from_numpy(y)
 
     def _set_shape(self, height: int, width: int, state: dict[str, Any] | None) -> None:
         """Image size, sequence shape and (permuted view) the pixel order."""
