@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 
 from rnnlab import __version__
 from rnnlab.config import check_overrides, coerce_value
-from rnnlab.errors import ConfigError, RnnlabError, TrainingInterrupted
+from rnnlab.errors import ConfigError, DataError, RnnlabError, TrainingInterrupted
 
 DEVICE_HELP = "auto | cpu | cuda | cuda:N | mps (default: auto)"
 CHECKPOINT_HELP = "a checkpoint .pt: a run's last.pt or best.pt, or a --save copy"
@@ -298,6 +298,16 @@ def parse_command_line(
     if extra:
         _unrecognized(parser, args, extra)
     return args
+
+
+def unshowable(exc: UnicodeEncodeError) -> Exception:
+    """The one-line error for text that standard output's encoding cannot write (a
+    PYTHONIOENCODING=ascii or Latin-1 terminal given Japanese or emoji)."""
+    char = exc.object[exc.start : exc.end][:1]
+    return DataError(
+        f"standard output is {exc.encoding}, which cannot show {char!r}; "
+        "set PYTHONIOENCODING=utf-8 (or use a UTF-8 locale) to print it"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

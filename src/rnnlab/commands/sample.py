@@ -9,6 +9,7 @@ import sys
 def cmd_sample(args: argparse.Namespace) -> int:
     import torch
 
+    from rnnlab.cli import unshowable
     from rnnlab.config import MAX_THREADS
     from rnnlab.errors import ConfigError
     from rnnlab.inference.sampling import sample_pieces
@@ -35,18 +36,6 @@ def cmd_sample(args: argparse.Namespace) -> int:
     except UnicodeEncodeError as exc:
         raise unshowable(exc) from None
     return 0
-
-
-def unshowable(exc: UnicodeEncodeError) -> Exception:
-    """The one-line error for text that standard output's encoding cannot write (a
-    PYTHONIOENCODING=ascii or Latin-1 terminal given Japanese or emoji)."""
-    from rnnlab.errors import DataError
-
-    char = exc.object[exc.start : exc.end][:1]
-    return DataError(
-        f"standard output is {exc.encoding}, which cannot show {char!r}; "
-        "set PYTHONIOENCODING=utf-8 (or use a UTF-8 locale) to print it"
-    )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

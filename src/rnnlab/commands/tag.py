@@ -60,7 +60,7 @@ def _lines(text: str) -> list[str]:
 
 
 def cmd_tag(args: argparse.Namespace) -> int:
-    from rnnlab.commands.sample import unshowable
+    from rnnlab.cli import unshowable
     from rnnlab.inference.tagging import format_tagged, tag_many
 
     sentences = list(args.sentences)
