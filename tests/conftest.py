@@ -94,6 +94,21 @@ def press_ctrl_c() -> None:
     signal.raise_signal(signal.SIGINT)
 
 
+def ctrl_c_at_batch(monkeypatch, task_class: type, iteration: int):
+    """Press Ctrl-C as `task_class` draws the batch of `iteration` (0-based): the iteration
+    in flight, the (iteration + 1)-th, still finishes before the run stops. Returns the
+    original `batch`, for a test that puts it back to resume."""
+    original = task_class.batch
+
+    def pressing(self, i):
+        if i == iteration:
+            press_ctrl_c()
+        return original(self, i)
+
+    monkeypatch.setattr(task_class, "batch", pressing)
+    return original
+
+
 def train_straight_and_resumed(
     preset: str,
     overrides: dict,

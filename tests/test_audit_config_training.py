@@ -193,16 +193,9 @@ def test_a_run_cut_to_where_ctrl_c_stopped_it_is_evaluated_there(tmp_path, monke
     while its last.pt held iteration 8, never evaluated."""
     from rnnlab.errors import TrainingInterrupted
     from rnnlab.tasks.hihell import HihellTask
-    from tests.conftest import press_ctrl_c
+    from tests.conftest import ctrl_c_at_batch
 
-    original = HihellTask.batch
-
-    def ctrl_c_during_8(self, iteration):
-        if iteration == 7:
-            press_ctrl_c()  # the iteration in flight (the 8th) still finishes
-        return original(self, iteration)
-
-    monkeypatch.setattr(HihellTask, "batch", ctrl_c_during_8)
+    original = ctrl_c_at_batch(monkeypatch, HihellTask, 7)  # the 8th iteration still finishes
     over = {"train.iters": 20, "train.eval_every": 5}
     with pytest.raises(TrainingInterrupted, match="interrupted at iteration 8/20"):
         api.train("hihell", overrides=over, runs_dir=tmp_path, verbose=False)

@@ -359,16 +359,9 @@ def test_the_command_list_keeps_each_command_beside_its_help():
 
 def test_ctrl_c_during_train_saves_and_exits_130(capsys, data_dir, tmp_path, monkeypatch):
     from rnnlab.tasks.classify import ClassifyTask
-    from tests.conftest import press_ctrl_c
+    from tests.conftest import ctrl_c_at_batch
 
-    original = ClassifyTask.batch
-
-    def ctrl_c_at_15(self, iteration):
-        if iteration == 15:
-            press_ctrl_c()
-        return original(self, iteration)
-
-    monkeypatch.setattr(ClassifyTask, "batch", ctrl_c_at_15)
+    ctrl_c_at_batch(monkeypatch, ClassifyTask, 15)
     argv = ["train", "--preset", "seed-c", *QUICK_FLAGS, "--hidden", "8", "--threads", "1"]
     code, _, err = run(capsys, *argv, "--data-dir", str(data_dir), "--runs-dir", str(tmp_path))
     assert code == 130

@@ -11,7 +11,7 @@ import torch
 from rnnlab import api
 from rnnlab.errors import TrainingInterrupted
 from rnnlab.tasks.tagger import IGNORE, TaggerTask
-from tests.conftest import DATA, press_ctrl_c, shakespeare_slice
+from tests.conftest import DATA, ctrl_c_at_batch, shakespeare_slice
 
 EWT = DATA / "ud_english_ewt"
 WINDOW = {"train.iters": 8, "train.eval_every": 4}
@@ -63,14 +63,7 @@ def test_train_acc_survives_ctrl_c_between_evaluations(ewt, tmp_path, monkeypatc
     straight = api.train(
         "pos-tiny", overrides=WINDOW, data_dir=ewt, runs_dir=tmp_path / "a", verbose=False
     )
-    original = TaggerTask.batch
-
-    def ctrl_c_during_6(self, iteration):
-        if iteration == 5:
-            press_ctrl_c()  # the iteration in flight (the 6th) still finishes
-        return original(self, iteration)
-
-    monkeypatch.setattr(TaggerTask, "batch", ctrl_c_during_6)
+    original = ctrl_c_at_batch(monkeypatch, TaggerTask, 5)  # the 6th iteration still finishes
     with pytest.raises(TrainingInterrupted, match="interrupted at iteration 6/8"):
         api.train(
             "pos-tiny", overrides=WINDOW, data_dir=ewt, runs_dir=tmp_path / "b", verbose=False
