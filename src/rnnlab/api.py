@@ -27,6 +27,7 @@ from rnnlab.config import (
     load_preset,
     names_a_file,
     override_items,
+    override_text,
     preset_names,
 )
 from rnnlab.data.paths import default_runs_dir, resolve_data_dir
@@ -112,7 +113,8 @@ def train(
         verbose=verbose, group=group, device=device,
     )  # fmt: skip
     if device is not None:
-        overrides = [f"{k}={v}" for k, v in [*override_items(overrides), ("device", device)]]
+        items = [*override_items(overrides), ("device", device)]
+        overrides = [override_text(k, v) for k, v in items]  # a value as given, quotes and all
     if on_evaluate is not None and not callable(on_evaluate):
         raise ConfigError(
             f"on_evaluate must be a function (iteration, metrics) -> bool, got {on_evaluate!r}"

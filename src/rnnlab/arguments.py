@@ -84,3 +84,8 @@ def check_source(source: Any, name: str = "config") -> None:
             f"{name} must be a preset name, a TOML file path, a dict of settings or a "
             f"RunConfig, got {source!r}"
         )
+    if isinstance(source, str) and not source.strip():  # "" is the current folder as a path
+        raise ConfigError(
+            f"{name} is empty ({source!r}); give a preset name (rnnlab presets lists them) or "
+            "a TOML file path"
+        )

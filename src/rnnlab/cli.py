@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from rnnlab import __version__
-from rnnlab.config import check_overrides, coerce_value
+from rnnlab.config import check_overrides, coerce_value, override_text
 from rnnlab.errors import ConfigError, DataError, RnnlabError, TrainingInterrupted
 
 DEVICE_HELP = "auto | cpu | cuda | cuda:N | mps (default: auto)"
@@ -158,18 +158,22 @@ def collect_overrides(args: argparse.Namespace) -> list[str]:
     is an error: which one won would depend on an order nobody sees."""
     items: list[tuple[str, Any]] = []
     labels: list[str] = []  # how each was given, for the error that names them
+    texts: list[str] = []  # each as FIELD=VALUE: a flag's value as it is (--name '"x"')
     passed: list[str] = []  # --set texts without "=": override_items says what it expects
     for flag, (dotted, _, _) in OVERRIDE_FLAGS.items():
         value = getattr(args, flag[2:].replace("-", "_"), None)
         if value is not None:
             items.append((dotted, value))
             labels.append(f"{flag} {value}")
+            texts.append(override_text(dotted, value))
     if getattr(args, "bidirectional", None):
         items.append(("model.bidirectional", "true"))
         labels.append("--bidirectional")
+        texts.append("model.bidirectional=true")
     if getattr(args, "download", False):
         items.append(("data.download", "true"))
         labels.append("--download")
+        texts.append("data.download=true")
     for text in getattr(args, "set", []) or []:
         if "=" not in text:
             passed.append(text)
@@ -177,8 +181,9 @@ def collect_overrides(args: argparse.Namespace) -> list[str]:
         key, value = text.split("=", 1)
         items.append((key.strip(), value.strip()))
         labels.append(f"--set {text}")
+        texts.append(f"{key.strip()}={value.strip()}")
     check_overrides(items, labels, lengths="--iters or --epochs")
-    return [f"{key}={value}" for key, value in items] + passed
+    return texts + passed
 
 
 def size_text(parameters: int | None) -> str:

@@ -60,7 +60,8 @@ def show_config(cfg: Any, args: argparse.Namespace) -> int:
         return 0
     size = size_text(parameters)
     length = f"{cfg.train.epochs:g} epochs" if cfg.train.epochs else f"{cfg.train.iters} iterations"
-    print(f"# {cfg.name}: {size}, {length} of batch {cfg.train.batch_size}; nothing trained")
+    name = cfg.name or cfg.task  # as the run folder is named
+    print(f"# {name}: {size}, {length} of batch {cfg.train.batch_size}; nothing trained")
     print("# (--dry-run). Saved as a file, this trains with: rnnlab train --config FILE.toml")
     for note in get_task_class(cfg.task).config_notes(cfg):  # as the run would say them
         print(f"# {note}")

@@ -48,6 +48,7 @@ from rnnlab.config.overrides import (
     field_type,
     field_value,
     override_items,
+    override_text,
 )
 from rnnlab.config.schema import (
     SECTIONS,
@@ -92,6 +93,7 @@ __all__ = [
     "load_preset",
     "names_a_file",
     "override_items",
+    "override_text",
     "parse_toml",
     "preset_names",
     "preset_published",

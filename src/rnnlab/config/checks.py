@@ -79,7 +79,8 @@ def check_seed(seed: int) -> None:
 
 def _check_numbers(cfg: RunConfig) -> None:
     """Every number in every section is finite and fits a 64-bit integer: NaN slips past
-    comparisons such as `< 0`, and inf or a huge integer fails deep inside torch."""
+    comparisons such as `< 0`, and inf or a huge integer fails deep inside torch. Every
+    string is UTF-8 text."""
     sections = {"run": cfg, "data": cfg.data, "model": cfg.model, "train": cfg.train}
     for section, values in sections.items():
         if values is None:
@@ -97,6 +98,23 @@ def _check_numbers(cfg: RunConfig) -> None:
                 )
             if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
                 raise ConfigError(f"{where} is too large: {value}; the most it can be is 2**63-1")
+            if isinstance(value, str):
+                _check_text(value, where)
+
+
+def _check_text(value: str, where: str) -> None:
+    """A string field is UTF-8 text: the run's config.toml and the results store hold it so.
+    A file name that is not UTF-8 (Python reads its bytes as lone surrogates) could not be
+    written there, and the run would fail after it was created."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        char = ord(value[exc.start])
+        what = f"byte 0x{char - 0xDC00:02x}" if 0xDC80 <= char <= 0xDCFF else f"U+{char:04X}"
+        raise ConfigError(
+            f"{where} {value!r} is not UTF-8 text ({what} at position {exc.start}); "
+            "give a UTF-8 value (rename a file whose name is not UTF-8)"
+        ) from None
 
 
 def validate(cfg: RunConfig) -> None:
@@ -153,6 +171,16 @@ def validate(cfg: RunConfig) -> None:
         raise ConfigError(f"model.dropout must be in [0, 1), got {m.dropout}")
     if t.iters == 0 and t.epochs == 0:
         raise ConfigError("set train.iters or train.epochs to a positive number")
-    if t.schedule == "step" and (t.lr_step <= 0 or not 0 < t.lr_gamma <= 1):
-        raise ConfigError("the step schedule needs train.lr_step > 0 and 0 < train.lr_gamma <= 1")
+    # checked whatever the schedule, as momentum is whatever the optimizer: a value no run
+    # could use is refused, not kept until the schedule is switched to step
+    if t.lr_step <= 0:
+        raise ConfigError(
+            f"train.lr_step must be a positive integer (iterations between the step "
+            f"schedule's decays), got {t.lr_step}"
+        )
+    if not 0 < t.lr_gamma <= 1:
+        raise ConfigError(
+            f"train.lr_gamma must be in (0, 1] (the step schedule's factor per decay), "
+            f"got {t.lr_gamma}"
+        )
     get_task_class(cfg.task).validate_config(cfg)

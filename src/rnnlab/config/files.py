@@ -75,18 +75,30 @@ def load_preset(name: str) -> RunConfig:
 
 def names_a_file(source: str | Path) -> bool:
     """Whether a name given for a preset (or a shipped sweep) means a TOML file instead: it
-    ends in .toml, or a file of that name exists."""
-    return str(source).endswith(".toml") or Path(source).is_file()
+    ends in .toml, or something other than a folder of that name exists (a file, or a pipe
+    such as bash's <(...)); a name the system cannot even look up (too long) is a file name
+    too, whose reading says what is wrong with it."""
+    if str(source).endswith(".toml"):
+        return True
+    try:
+        return Path(source).exists() and not Path(source).is_dir()
+    except OSError:
+        return True
 
 
 def load_config_file(path: str | Path) -> RunConfig:
     path = Path(path)
-    if path.is_dir():
+    try:
+        is_dir, exists = path.is_dir(), path.exists()
+    except OSError as exc:  # a name too long for the file system, ...
+        raise ConfigError(f"cannot read config file {path} ({exc.strerror})") from None
+    if is_dir:
         raise ConfigError(f"config file {path} is a folder; give a TOML file or --preset NAME")
-    if not path.is_file():
+    if not exists:
         raise ConfigError(f"config file {path} does not exist; give a TOML file or --preset NAME")
     try:
-        text = path.read_text(encoding="utf-8")
+        # utf-8-sig: a byte-order mark (Windows Notepad writes one) is no TOML
+        text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:  # a checkpoint, an image, ... given by mistake
         raise ConfigError(
             f"config file {path} is not a TOML text file (not UTF-8; a checkpoint .pt, say); "

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from rnnlab.config.checks import validate
-from rnnlab.config.files import preset_names, preset_top_level, tomllib
+from rnnlab.config.files import _toml_value, preset_names, preset_top_level, tomllib
 from rnnlab.config.schema import (
     SECTIONS,
     ModelConfig,
@@ -15,6 +15,7 @@ from rnnlab.config.schema import (
     TrainConfig,
     coerce_value,
     field_types,
+    near_miss,
 )
 from rnnlab.errors import ConfigError
 
@@ -22,22 +23,24 @@ from rnnlab.errors import ConfigError
 def _resolve(cfg: RunConfig, dotted: str) -> tuple[Any, str, Any]:
     """The object holding a dotted field, its key and its declared type, or a one-line error."""
     parts = dotted.split(".")
-    unknown = f"unknown setting '{dotted}'; use SECTION.FIELD, e.g. model.hidden=256"
+    target: Any = cfg
     if len(parts) == 1 and parts[0] not in SECTIONS:
-        target, section, key, types = cfg, "run", parts[0], field_types(TopLevel)
-        if key not in types:
-            raise ConfigError(unknown)
+        types = field_types(TopLevel)
     elif len(parts) == 2 and parts[0] in SECTIONS:
-        section, key = parts
-        target = getattr(cfg, section)
+        target = getattr(cfg, parts[0])
         types = field_types(type(target))
-        if key not in types:
-            raise ConfigError(
-                f"unknown field '{key}' in [{section}]; valid fields: {', '.join(types)}"
-            )
     else:
-        raise ConfigError(unknown)
-    return target, key, types[key]
+        types = {}
+    key = parts[-1]
+    if key in types:
+        return target, key, types[key]
+    guess = near_miss(dotted, cfg.task) if dotted else None
+    hint = f" (did you mean {guess}?)" if guess else ""
+    if len(parts) == 2 and parts[0] in SECTIONS:
+        raise ConfigError(
+            f"unknown field '{key}' in [{parts[0]}]{hint}; valid fields: {', '.join(types)}"
+        )
+    raise ConfigError(f"unknown setting '{dotted}'{hint}; use SECTION.FIELD, e.g. model.hidden=256")
 
 
 def field_type(cfg: RunConfig, dotted: str) -> Any:
@@ -182,6 +185,20 @@ def override_items(overrides: dict[str, Any] | list[str] | None) -> list[tuple[s
         key, value = text.split("=", 1)
         items.append((key.strip(), unquote(value.strip(), key.strip())))
     return items
+
+
+def override_text(key: str, value: Any) -> str:
+    """FIELD=VALUE text that override_items reads back as `value`: a string it would read
+    otherwise (one in quotes, or with spaces around it, as --name '"x"' gives) is written
+    as a TOML string, so a flag's value is taken as it is."""
+    if isinstance(value, str):
+        try:
+            same = unquote(value.strip(), key) == value
+        except ConfigError:  # '"a" "b"': no one TOML string, but a flag's plain value
+            same = False
+        if not same:
+            return f"{key}={_toml_value(value)}"
+    return f"{key}={value}"
 
 
 def apply_overrides(cfg: RunConfig, overrides: dict[str, Any] | list[str]) -> RunConfig:

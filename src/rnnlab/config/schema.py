@@ -4,6 +4,8 @@ dicts (a parsed TOML file, a checkpoint's config) and then validated."""
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import numbers
 import typing
 from dataclasses import dataclass, field
 from typing import Any
@@ -79,20 +81,23 @@ def field_types(cls: type) -> dict[str, Any]:
 def coerce_value(value: Any, kind: Any, where: str) -> Any:
     """A value for a field of type `kind` ("1e4" -> 10000 for an int), or a one-line error:
     TOML files, --set and the command line's flags all parse with this, so --iters 1e4 and
-    --set train.iters=1e4 accept the same."""
+    --set train.iters=1e4 accept the same. A NumPy number from Python (np.int64(8),
+    np.float32(0.1), np.True_) is the number it holds."""
     if kind is bool:
         if isinstance(value, bool):
             return value
+        if _numpy_bool(value):
+            return bool(value)
         if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "1", "0"):
             return value.lower() in ("true", "yes", "1")
         raise ConfigError(f"{where} must be true or false, got {value!r}")
     if kind is int:
-        if isinstance(value, bool):
+        if isinstance(value, bool) or _numpy_bool(value):
             raise ConfigError(f"{where} must be an integer, got {value!r}")
-        if isinstance(value, int):
-            return value
-        if isinstance(value, float) and value.is_integer():
+        if isinstance(value, numbers.Integral):
             return int(value)
+        if isinstance(value, numbers.Real) and float(value).is_integer():
+            return int(float(value))
         if isinstance(value, str):
             try:
                 return int(value)
@@ -106,7 +111,7 @@ def coerce_value(value: Any, kind: Any, where: str) -> Any:
                 pass
         raise ConfigError(f"{where} must be an integer, got {value!r}")
     if kind is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if isinstance(value, numbers.Real) and not isinstance(value, bool):
             try:
                 return float(value)
             except OverflowError:  # an integer of hundreds of digits (TOML or Python) has no float
@@ -127,9 +132,64 @@ def coerce_value(value: Any, kind: Any, where: str) -> Any:
     return value
 
 
-def build_section(cls: type, values: dict[str, Any] | None, section: str) -> Any:
-    """Make dataclass `cls` from a dict, rejecting unknown keys with the list of valid ones.
-    `section` "run" is the top level of a config file, whose fields are written bare."""
+def _numpy_bool(value: Any) -> bool:
+    """np.True_ and np.False_ (a NumPy comparison's result), which are no Python bool."""
+    return (
+        type(value).__module__ == "numpy"
+        and getattr(value, "ndim", None) == 0
+        and getattr(value, "dtype", None) == "bool"
+    )
+
+
+def known_fields(task: str | None = None) -> list[str]:
+    """Every field as --set names it ("seed", "model.hidden"), with the data fields of
+    `task` (of every task when it is None or unknown)."""
+    from rnnlab.tasks import TASKS, get_task_class
+
+    tasks = [task] if task in TASKS else list(TASKS)
+    names = list(field_types(TopLevel))
+    for t in tasks:
+        names += [f"data.{k}" for k in field_types(get_task_class(t).DataConfig)]
+    names += [f"model.{k}" for k in field_types(ModelConfig)]
+    names += [f"train.{k}" for k in field_types(TrainConfig)]
+    return list(dict.fromkeys(names))
+
+
+def near_miss(name: str, task: str | None = None) -> str | None:
+    """The field a mistyped or misplaced name most likely means: "hidden" and
+    "train.hidden" -> "model.hidden", "model.hiden" and "modle.hidden" -> "model.hidden"."""
+    fields = known_fields(task)
+    key = name.rpartition(".")[2]
+    same_key = [f for f in fields if f.rpartition(".")[2] == key and f != name]
+    if same_key:
+        return same_key[0]
+    close = difflib.get_close_matches(name, fields, n=1, cutoff=0.8)
+    if close:
+        return close[0]
+    section = name.rpartition(".")[0]
+    # a near key in the section named first, then in any section
+    for group in ([f for f in fields if f.rpartition(".")[0] == section], fields):
+        keys = [f.rpartition(".")[2] for f in group]
+        close = difflib.get_close_matches(key, keys, n=1, cutoff=0.75)
+        if close:
+            return group[keys.index(close[0])]
+    return None
+
+
+def _as_written(dotted: str, section: str) -> str:
+    """How a suggested field is written in a file whose table is `section`."""
+    table, _, key = dotted.rpartition(".")
+    if table == section or (not table and section == "run"):
+        return key
+    return f"{key} under [{table}]" if table else f"{key} at the top, before any [table]"
+
+
+def build_section(
+    cls: type, values: dict[str, Any] | None, section: str, task: str | None = None
+) -> Any:
+    """Make dataclass `cls` from a dict, rejecting unknown keys with the list of valid ones
+    (and the field a near miss means). `section` "run" is the top level of a config file,
+    whose fields are written bare."""
     if values is not None and not isinstance(values, dict):
         # `model = 5` or `data = [1, 2]` in a file: a value where a table belongs
         raise ConfigError(
@@ -138,15 +198,28 @@ def build_section(cls: type, values: dict[str, Any] | None, section: str) -> Any
         )
     values = dict(values or {})
     types = field_types(cls)
-    unknown = sorted(set(values) - set(types))
+    unknown = sorted(set(values) - set(types), key=str)  # a dict from Python: any keys
     if unknown:
         valid = ", ".join(f.name for f in dataclasses.fields(cls))
+        name = str(unknown[0])
         if section == "run":
+            table = difflib.get_close_matches(name, SECTIONS, n=1, cutoff=0.6)
+            field_guess = near_miss(name, task)
+            guess = f"[{table[0]}]" if table else field_guess and _as_written(field_guess, "run")
+            hint = f" (did you mean {guess}?)" if guess else ""
             raise ConfigError(
-                f"unknown top-level setting '{unknown[0]}'; valid ones: {valid} and the "
+                f"unknown top-level setting '{name}'{hint}; valid ones: {valid} and the "
                 f"tables {', '.join(f'[{s}]' for s in SECTIONS)}"
             )
-        raise ConfigError(f"unknown field '{unknown[0]}' in [{section}]; valid fields: {valid}")
+        guess = near_miss(f"{section}.{name}", task)
+        hint = f" (did you mean {_as_written(guess, section)}?)" if guess else ""
+        inner = values[unknown[0]]
+        if name in SECTIONS and isinstance(inner, dict) and inner:
+            # `model.layers = 2` under [model] is the table model.model
+            key, value = next(iter(inner.items()))
+            setting = f"{key} = {value!r}"
+            hint = f" (write {setting} under [{name}], not {name}.{setting} under [{section}])"
+        raise ConfigError(f"unknown field '{name}' in [{section}]{hint}; valid fields: {valid}")
     # top-level fields are named as --set takes them: "seed", not "run.seed"
     kwargs = {
         k: coerce_value(v, types[k], k if section == "run" else f"{section}.{k}")
@@ -160,16 +233,32 @@ def from_dict(values: dict[str, Any]) -> RunConfig:
     from rnnlab.tasks import get_task_class  # late import: tasks import this module
 
     values = dict(values)
+    if "preset" in values:
+        _refuse_preset_key(values["preset"])
     sections = {k: values.pop(k, None) for k in SECTIONS}
-    for key in ("preset", "description", "published"):  # informational keys of preset files
+    for key in ("description", "published"):  # informational keys of preset files
         values.pop(key, None)
-    top = build_section(TopLevel, values, "run")
+    task = values.get("task") if isinstance(values.get("task"), str) else None
+    top = build_section(TopLevel, values, "run", task)
     task_cls = get_task_class(top.task)
     cfg = RunConfig(
         **dataclasses.asdict(top),
-        data=build_section(task_cls.DataConfig, sections["data"], "data"),
-        model=build_section(ModelConfig, sections["model"], "model"),
-        train=build_section(TrainConfig, sections["train"], "train"),
+        data=build_section(task_cls.DataConfig, sections["data"], "data", top.task),
+        model=build_section(ModelConfig, sections["model"], "model", top.task),
+        train=build_section(TrainConfig, sections["train"], "train", top.task),
     )
     validate(cfg)
     return cfg
+
+
+def _refuse_preset_key(preset: Any) -> None:
+    """`preset = "seed-c"` in a config reads as "start from seed-c", but a config is whole:
+    every setting it leaves out has the default, not the preset's (study and sweep files,
+    which name a preset, are read by their own commands)."""
+    name = preset if isinstance(preset, str) else "NAME"
+    raise ConfigError(
+        f"a config does not build on a preset (preset = {preset!r}): the settings it leaves "
+        f"out would take their defaults; start from the preset's whole config (rnnlab train "
+        f"--preset {name} --dry-run prints it) or train --preset {name} with --set FIELD=VALUE "
+        "(a sweep file goes to rnnlab sweep --sweep FILE)"
+    )
