@@ -75,6 +75,9 @@ def test_save_refuses_what_it_would_destroy(run, tmp_path):
         ckpt.check_save_target(run.checkpoint.parent / "config.toml" / "x.pt")
     with pytest.raises(CheckpointError, match="is a folder; give a file name"):
         ckpt.check_save_target(tmp_path)
+    for empty in ("", "  "):  # not read as "." (this folder)
+        with pytest.raises(CheckpointError, match="--save is empty; give a file name"):
+            ckpt.check_save_target(empty)
     # an earlier --save copy is overwritten, and missing folders are fine (made when written)
     copy = tmp_path / "copy.pt"
     ckpt.save_checkpoint(copy, ckpt.load_checkpoint(run.checkpoint))

@@ -156,6 +156,8 @@ def check_save_target(save: str | Path) -> None:
     """Refuse, before any training, a --save name that could not be written or would destroy
     something that is not an earlier --save copy: the results store, a config, a run folder's
     own last.pt / best.pt, any file that is not an rnnlab checkpoint."""
+    if not str(save).strip():  # Path("") is "." and would read as this folder
+        raise CheckpointError("--save is empty; give a file name, e.g. rnn.pt")
     path = Path(save)
     if path.is_dir():
         raise CheckpointError(
