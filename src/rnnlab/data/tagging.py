@@ -1,24 +1,22 @@
-"""Part-of-speech data: CoNLL-U files (Universal Dependencies) read with the `conllu` package.
+"""Part-of-speech data: CoNLL-U files (Universal Dependencies).
 
 A sentence becomes its word forms and their UPOS tags. Multiword-token ranges (ids such as
 "3-4", the surface form "don't" over "do" + "n't") and empty nodes (ids such as "5.1") are
 skipped: the tagger sees exactly the syntactic words that carry a UPOS tag.
 
-`conllu` accepts many malformed lines without complaint (a token line with 4 columns parses),
-so every line is checked here first, and a bad one is reported with its file and line number.
+Lines are split on tabs alone, as the format says. (The `conllu` package also splits on two
+or more spaces, so a form such as "New  York" shifted every later column and the word got
+its lemma for a tag, silently; it also accepts a token line with 4 columns.) Every line is
+checked, and a bad one is reported with its file and line number.
 """
 
 from __future__ import annotations
 
-import io
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-import conllu
-from conllu.exceptions import ParseException
 
 from rnnlab.errors import DataError
 
@@ -26,9 +24,7 @@ PAD, UNK = "<pad>", "<unk>"
 # Character vocabulary specials: padding, unknown character, begin and end of word.
 CHAR_SPECIALS = (PAD, UNK, "<w>", "</w>")
 
-# Columns the tagger does not use are kept as raw text: parsing them triples the read time.
-_RAW_FIELDS = {name: (lambda line, i: line[i]) for name in ("head", "feats", "deps", "misc")}
-_ID = re.compile(r"^(\d+)(-\d+|\.\d+)?$")
+_ID = re.compile(r"^([0-9]+)(-[0-9]+|\.[0-9]+)?$")
 
 
 @dataclass
@@ -39,7 +35,8 @@ class Sentence:
 
 def read_conllu(path: str | Path, *, limit: int = 0, hint: str = "") -> list[Sentence]:
     """The sentences of one CoNLL-U file as (words, UPOS tags); DataError on a bad file.
-    With `limit`, only the first `limit` sentences are parsed (quick runs)."""
+    With `limit`, only the first `limit` sentences are kept (quick runs); every line of the
+    file is still checked."""
     path = Path(path)
     if path.is_dir():
         raise DataError(f"CoNLL-U file {path} is a folder; give the .conllu file in it")
@@ -49,45 +46,44 @@ def read_conllu(path: str | Path, *, limit: int = 0, hint: str = "") -> list[Sen
             f"{hint or 'point --data-dir (or $RNNLAB_DATA) at the folder that holds it'}"
         )
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise DataError(
-            f"{path} is not UTF-8 text (byte {exc.start}); is it a CoNLL-U file?"
-        ) from None
+        raw = path.read_bytes()
     except OSError as exc:
-        raise DataError(f"cannot read {path} ({exc.strerror})") from None
-    text = text.removeprefix("\ufeff")  # a byte-order mark is not part of the first line
-    _check_lines(text, path)
-    sentences = []
+        raise DataError(
+            f"cannot read {path} ({exc.strerror or exc}); check its permissions"
+        ) from None
     try:
-        for tokens in conllu.parse_incr(io.StringIO(text), field_parsers=_RAW_FIELDS):
-            if limit and len(sentences) >= limit:
-                break
-            words, tags = _words_and_tags(tokens)
-            if words:
-                sentences.append(Sentence(words, tags))
-    except ParseException as exc:  # our checks should have caught it first; name the file
-        raise DataError(f"{path}: not valid CoNLL-U ({str(exc).splitlines()[0]})") from None
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise DataError(
+            f"{path} is not UTF-8 text: invalid byte 0x{raw[exc.start]:02x} on line {line} "
+            f"(byte offset {exc.start}); convert it to UTF-8 (e.g. iconv -t UTF-8)"
+        ) from None
+    text = text.removeprefix("\ufeff")  # a byte-order mark is not part of the first line
+    # Windows (\r\n) and old Mac (\r) line ends read as \n, as a text-mode open reads them
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    sentences = _parse(text, path, limit)
     if not sentences:
-        raise DataError(f"{path} holds no sentences; is it a CoNLL-U file?")
+        raise DataError(
+            f"{path} holds no sentences (no token lines, only comments or blank lines); "
+            "give a CoNLL-U file with tab-separated token lines"
+        )
     return sentences
 
 
-def _words_and_tags(tokens: conllu.TokenList) -> tuple[list[str], list[str]]:
-    words, tags = [], []
-    for tok in tokens:
-        if not isinstance(tok["id"], int):  # tuples: ranges (3, '-', 4) and (5, '.', 1)
-            continue
-        words.append(tok["form"])
-        tags.append(tok["upos"])
-    return words, tags
-
-
-def _check_lines(text: str, path: Path) -> None:
-    """Reject the first line that is not a comment, a blank line or a 10-column token."""
+def _parse(text: str, path: Path, limit: int) -> list[Sentence]:
+    """Check every line (a comment, a blank line or a 10-column token) and gather the words
+    and UPOS tags of each sentence; blank lines end sentences."""
+    sentences: list[Sentence] = []
+    words: list[str] = []
+    tags: list[str] = []
     for number, line in enumerate(text.split("\n"), start=1):
-        line = line.rstrip("\r")
-        if not line.strip() or line.startswith("#"):
+        if not line.strip():
+            if words and (not limit or len(sentences) < limit):
+                sentences.append(Sentence(words, tags))
+            words, tags = [], []
+            continue
+        if line.startswith("#"):
             continue
         cols = line.split("\t")
         if len(cols) != 10:
@@ -98,8 +94,15 @@ def _check_lines(text: str, path: Path) -> None:
         match = _ID.match(cols[0])
         if match is None:
             raise DataError(f"{path}, line {number}: '{cols[0][:20]}' is not a token id")
-        if match.group(2) is None and (not cols[1] or not cols[3] or cols[3] == "_"):
+        if match.group(2) is not None:  # a multiword-token range or an empty node
+            continue
+        if not cols[1] or not cols[3] or cols[3] == "_":
             raise DataError(f"{path}, line {number}: token {cols[0]} has no form or UPOS tag")
+        words.append(cols[1])
+        tags.append(cols[3])
+    if words and (not limit or len(sentences) < limit):
+        sentences.append(Sentence(words, tags))
+    return sentences
 
 
 # --------------------------------------------------------------------------- vocabularies

@@ -35,7 +35,12 @@ def read_text(path: Path, shown: str | None = None) -> str:
             f"text file {path} does not exist; point --data-dir (or $RNNLAB_DATA) at the "
             f"folder that holds {shown}, or give an absolute data.path"
         )
-    raw = path.read_bytes()
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:  # permission denied, an I/O error
+        raise DataError(
+            f"cannot read text file {path} ({exc.strerror or exc}); check its permissions"
+        ) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

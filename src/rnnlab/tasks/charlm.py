@@ -18,7 +18,7 @@ from torch import nn
 
 from rnnlab.config import RunConfig
 from rnnlab.data.text import StreamLayout, Vocab, read_text, resolve_text_path, split_text
-from rnnlab.errors import ConfigError
+from rnnlab.errors import ConfigError, DataError
 from rnnlab.models.charlm import CharLM, repackage
 from rnnlab.tasks.base import Task
 
@@ -34,6 +34,11 @@ class TextDataConfig:
     seq_len: int = 128  # truncated-BPTT length: characters per batch row
     val_fraction: float = 0.1  # the last 10 % of the text is validation
     eval_tokens: int = 0  # validation characters scored per evaluation; 0 = all
+
+
+def _min_train_chars(streams: int, seq_len: int) -> int:
+    """The shortest training text StreamLayout gives one batch per pass for."""
+    return seq_len + streams * (seq_len + 1)
 
 
 class CharLMTask(Task):
@@ -74,11 +79,28 @@ class CharLMTask(Task):
         b = config.train.batch_size
         self.layout = StreamLayout(self.train_ids, b, d.seq_len, config.seed)
         if self.layout.chunks < 1:
+            n = len(self.train_ids)
+            shown = f"{n:,} character{'s' if n != 1 else ''}"
+            if n < _min_train_chars(1, 1):  # no batch size or length fits: only more text does
+                raise DataError(
+                    f"the training text of {self.path} ({shown}) is too short to learn from; "
+                    "give a longer text"
+                )
             raise ConfigError(
-                f"the training text ({len(self.train_ids):,} characters) is too short for "
-                f"{b} streams of {d.seq_len} characters; lower train.batch_size or data.seq_len"
+                f"the training text ({shown}) is too short for {b} streams of {d.seq_len} "
+                f"characters (they need at least {_min_train_chars(b, d.seq_len):,}); "
+                "lower train.batch_size or data.seq_len"
             )
         if len(self.val_ids) < 2:
+            if self.dropped_val:  # the validation part holds text, just not the training's
+                unseen = ", ".join(repr(c) for c in self.vocab.unknown(val_text)[:5])
+                raise DataError(
+                    f"the validation part of {self.path} (its last {len(val_text):,} "
+                    f"characters) holds {len(self.val_ids)} of the training part's characters; "
+                    "the others "
+                    f"({unseen}) never occur in it; raise data.val_fraction, or give a text "
+                    "whose end uses the characters of the rest"
+                )
             raise ConfigError(
                 f"the validation part of {self.path} is empty; raise data.val_fraction"
             )
