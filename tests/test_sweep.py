@@ -280,6 +280,9 @@ def test_cli_sweep_prints_a_line_per_trial_and_the_best(data_dir, tmp_path, caps
     # --dry-run reads the saved study as the real call would: its trials, its settings
     assert cli.main([*argv, "--dry-run"]) == 0
     assert "Continues the saved study: 2 of 2 trials done already" in capsys.readouterr().out
+    assert cli.main([*argv, "--dry-run", "--json"]) == 0  # the same plan as one JSON document
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["dry_run"] and plan["done"] == 2 and plan["baseline"] is None
     other = [a.replace("sgd,adam", "sgd") for a in argv]
     assert cli.main([*other, "--dry-run"]) == 1
     err = capsys.readouterr().err
@@ -421,6 +424,12 @@ def test_cli_lists_and_dry_runs_shipped_sweeps(capsys, tmp_path):
     out = capsys.readouterr().out
     assert "Sweep 'ex3-rnn' of sweep ex3-rnn (sheet-rnn): 16 trials" in out
     assert "Baseline: the config's own values are tried first" in out
+    argv = ["sweep", "--sweep", "ex3-rnn", "--dry-run", "--json", "--runs-dir", str(tmp_path)]
+    assert cli.main(argv) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["trials"] == 16 and plan["metric"] == "val_acc" and plan["done"] == 0
+    assert plan["space"]["train.lr"] == "log:1e-4:1e-1" and plan["baseline"]["train.iters"] == 3000
+    assert plan["config"]["data"]["validation"] == 5000
     assert not (tmp_path / "sweeps").exists()
 
 

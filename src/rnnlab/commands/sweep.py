@@ -49,7 +49,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
         saved = finished_in_saved_study(plan)
         # the real call queues the baseline only in a study holding no trial at all
-        for line in plan.describe(fresh=saved is None or saved[1] == 0):
+        fresh = saved is None or saved[1] == 0
+        if args.json:
+            done = 0 if saved is None else saved[0]
+            print(json_text({**plan.to_dict(fresh=fresh), "done": done, "dry_run": True}))
+            return 0
+        for line in plan.describe(fresh=fresh):
             print(line)
         if saved is not None:
             print(f"Continues the saved study: {saved[0]} of {plan.trials} trials done already")

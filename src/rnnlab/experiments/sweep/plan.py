@@ -69,6 +69,30 @@ class SweepPlan:
     def group(self) -> str:
         return f"sweep:{self.study}"
 
+    def to_dict(self, fresh: bool = True) -> dict[str, Any]:
+        """The plan as data (--dry-run --json): what describe() prints, field by field."""
+        return {
+            "study": self.study,
+            "source": self.source,
+            "trials": self.trials,
+            "timeout": self.timeout,
+            "sampler": self.sampler,
+            "sampler_seed": self.sampler_seed,
+            "prune": self.prune,
+            "metric": self.metric,
+            "direction": self.direction,
+            "split": self.split,
+            "objective": self.objective,
+            "space": {name: p.spec for name, p in self.space.items()},
+            "space_size": space_size(self.space),
+            "baseline": self.baseline if fresh else None,
+            "config": self.config.to_dict(),
+            "storage": masked_url(self.storage),
+            "folder": str(self.folder),
+            "runs_dir": str(self.runs_dir),
+            "notes": list(self.notes),
+        }
+
     def describe(self, fresh: bool = True) -> list[str]:
         """The plan in a few lines; `fresh` = a new study (the baseline is queued only then)."""
         prune = "pruning on (median rule)" if self.prune else "no pruning"
