@@ -140,7 +140,12 @@ def test_two_selections_never_share_a_report_folder():
 
     assert folder(ids=list(range(1, 10))) != folder(ids=list(range(1, 11)))
     assert folder(name="seed*") != folder(name="seedall")
-    assert folder(name="seed-c") == "name-seed-c" and folder(ids=[3, 5, 8]) == "runs-3-5-8"
+    assert folder(name="seed-c") == "name-seed-c" and folder(ids=[3, 5, 8]) == "runs-3_5_8"
+    # ids sorted and spelled as ranges, as --runs takes them: the range 99-5000 is one part
+    assert (
+        folder(ids=[*range(99, 5001), 3]) == "runs-3_99-5000" == folder(ids=[3, *range(99, 5001)])
+    )
+    assert folder(ids=list(range(1, 200, 2))).startswith("runs-1_3_5")  # long: cut, hashed
     # a comparison by name or by group is one report; filtered further, another
     by_name = default_slug("cells", "compare:cells", None, None, [])
     assert by_name == default_slug(None, "compare:cells", None, None, []) == "cells"

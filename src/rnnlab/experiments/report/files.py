@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from rnnlab.errors import RnnlabError
+from rnnlab.experiments.ranges import ranges_text
 from rnnlab.experiments.report.gather import LOSS_METRIC
 from rnnlab.experiments.report.page import render_html
 from rnnlab.experiments.report.plots import plot_curves, plot_final
@@ -31,10 +32,10 @@ def default_slug(
 ) -> str:
     """The report's folder under RUNS/reports: the comparison's name (given by name or as
     --group compare:NAME, and filtered no further), else one part per filter ("name-seed-c",
-    "task-classify", "runs-3-5-8"), so different selections never share a folder. Where the
-    parts cannot spell the selection exactly (a "*" or another character a folder name
-    drops, more than 8 run ids) a short hash of it is added: --runs 1-9 and --runs 1-10, or
-    --name 'seed*' and --name seedall, are two reports."""
+    "task-classify", "runs-3_5_8", "runs-1-9"), so different selections never share a folder.
+    Where the parts cannot spell the selection exactly (a "*" or another character a folder
+    name drops, a list of run ids too long for a name) a short hash of it is added: --name
+    'seed*' and --name seedall are two reports."""
     from rnnlab.results.records import slug
 
     if group and group.startswith("compare:"):  # --group compare:NAME is comparison NAME
@@ -49,9 +50,10 @@ def default_slug(
         if value:
             parts.append(f"{kind}-{slug(value.replace('*', 'all'))}")
             exact = exact and slug(value) == value
-    if ids:
-        parts.append("runs-" + "-".join(map(str, ids[:8])) + ("-more" if len(ids) > 8 else ""))
-        exact = exact and len(ids) <= 8
+    if ids:  # sorted, ranges kept: --runs 3,99-5000 -> runs-3_99-5000
+        text = ranges_text(list(ids), sep="_")
+        parts.append("runs-" + (text if len(text) <= 40 else text[:40] + "-more"))
+        exact = exact and len(text) <= 40
     if not exact:
         selection = json.dumps([group, name, task, list(ids or [])])
         parts.append(hashlib.sha256(selection.encode("utf-8")).hexdigest()[:8])
