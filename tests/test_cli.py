@@ -97,6 +97,9 @@ def test_train_dry_run_prints_a_config_that_trains_the_same_run(capsys, tmp_path
     saved.write_text(out, encoding="utf-8")
     code, again, _ = run(capsys, "train", "--config", str(saved), "--dry-run")
     assert code == 0 and again == out  # the file is the run: same config, same text
+    for length, said in (("--epochs=1", "1 epoch of"), ("--iters=1", "1 iteration of")):
+        code, one, _ = run(capsys, "train", "--preset", "seed-c", length, "--dry-run")
+        assert code == 0 and said in one.splitlines()[0]
     code, out, _ = run(capsys, *argv, "--dry-run", "--json")
     data = json.loads(out)
     assert data["parameters"] == 14986 and data["config"]["train"]["lr"] == 0.05

@@ -59,7 +59,8 @@ def show_config(cfg: Any, args: argparse.Namespace) -> int:
         print(json_text({"config": cfg.to_dict(), "parameters": parameters}))
         return 0
     size = size_text(parameters)
-    length = f"{cfg.train.epochs:g} epochs" if cfg.train.epochs else f"{cfg.train.iters} iterations"
+    e, n = cfg.train.epochs, cfg.train.iters
+    length = f"{e:g} epoch{'s' * (e != 1)}" if e else f"{n} iteration{'s' * (n != 1)}"
     name = cfg.name or cfg.task  # as the run folder is named
     print(f"# {name}: {size}, {length} of batch {cfg.train.batch_size}; nothing trained")
     print("# (--dry-run). Saved as a file, this trains with: rnnlab train --config FILE.toml")
