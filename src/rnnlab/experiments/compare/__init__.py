@@ -24,6 +24,7 @@ from rnnlab.experiments.compare.plan import (
 from rnnlab.experiments.compare.run import (
     ComparisonInterrupted,
     ComparisonResult,
+    ComparisonTerminated,
     RunOutcome,
     compare,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "ComparisonInterrupted",
     "ComparisonPlan",
     "ComparisonResult",
+    "ComparisonTerminated",
     "PlannedRun",
     "RunOutcome",
     "Study",

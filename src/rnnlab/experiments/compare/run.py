@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import multiprocessing
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rnnlab.config import RunConfig
-from rnnlab.errors import ConfigError, TrainingInterrupted
+from rnnlab.errors import ConfigError, RnnlabError, TrainingInterrupted, TrainingTerminated
 from rnnlab.experiments.compare.lock import training_lock
 from rnnlab.experiments.compare.plan import (
     ComparisonPlan,
@@ -24,6 +25,10 @@ from rnnlab.training.progress import hms
 
 class ComparisonInterrupted(TrainingInterrupted):
     """Ctrl-C during a comparison: finished runs are kept, the current ones were saved."""
+
+
+class ComparisonTerminated(ComparisonInterrupted, TrainingTerminated):
+    """SIGTERM during a comparison: saved as after Ctrl-C; the command exits with 143."""
 
 
 @dataclass
@@ -68,6 +73,9 @@ def compare(
     processes, each with its share of the CPU threads. A name whose comparison is saved with
     other settings is refused (see `check_same_settings`), and so is one that another process
     is training now in the same runs folder (ComparisonBusy, at once: see `lock`).
+    Ctrl-C or SIGTERM stops every run in progress at its next iteration, saved, and raises
+    ComparisonInterrupted (ComparisonTerminated, a TrainingTerminated, after SIGTERM): the
+    same call again continues (see `workers`).
     `plan_comparison` checks the same arguments without training.
     """
     from rnnlab.arguments import check_arguments
@@ -159,11 +167,8 @@ def _train(plan: ComparisonPlan, data_dir: str | Path | None, verbose: bool) -> 
 
     try:
         execute(todo, jobs, finished)
-    except (KeyboardInterrupt, TrainingInterrupted):
-        raise ComparisonInterrupted(
-            f"comparison '{name}' interrupted: {len(outcomes)} of {len(planned)} runs done, "
-            "the current ones saved; run the same command again to continue"
-        ) from None
+    except (KeyboardInterrupt, TrainingInterrupted) as exc:
+        raise _interrupted(plan, exc, len(outcomes)) from None
 
     ordered = [outcomes[i] for i in range(len(planned))]
     rows = summarise(ordered, metric, planned)
@@ -180,6 +185,27 @@ def _train(plan: ComparisonPlan, data_dir: str | Path | None, verbose: bool) -> 
     )
     write_tables(result)
     return result
+
+
+def _interrupted(plan: ComparisonPlan, exc: BaseException, done: int) -> ComparisonInterrupted:
+    """The one line a stopped comparison ends with: where it stands, by the store (as the
+    same command run again will find it), and how to go on."""
+    terminated = isinstance(exc, TrainingTerminated)
+    what = "stopped by SIGTERM" if terminated else "interrupted"
+    try:
+        plan.read_store()
+        done, resumable, fresh = plan.status()
+        where = (
+            f"{done} of {len(plan.runs)} runs done, {resumable} saved to resume, {fresh} to train"
+        )
+    except (RnnlabError, OSError, sqlite3.Error):  # the store cannot say now: what this one saw
+        where = f"{done} of {len(plan.runs)} runs done, the current ones saved"
+    error = ComparisonTerminated if terminated else ComparisonInterrupted
+    return error(
+        f"comparison '{plan.name}' {what}: {where}; run the same command again to continue: "
+        "it keeps the runs done, resumes the saved ones from their checkpoints and trains the "
+        "rest"
+    )
 
 
 @dataclass
