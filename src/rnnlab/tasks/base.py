@@ -183,6 +183,11 @@ class Task:
             self._epoch_order = (epoch, order)
         return self._epoch_order[1]
 
+    def prepare_training(self) -> None:
+        """Called once before a run's first training step, new or resumed: read what its
+        training and evaluations need that building the task did not (a task built for
+        inference, `rnnlab tag`, reads no data), so a bad file stops it before any step."""
+
     def batch(self, iteration: int) -> Any:
         """The training batch for this iteration (0-based), deterministic given the seed."""
         raise NotImplementedError

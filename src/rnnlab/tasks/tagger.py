@@ -126,7 +126,7 @@ class TaggerTask(Task):
         self._form_lengths: torch.Tensor | None = None
         if train is not None:
             self._splits["train"] = self._encode(train)
-            self._read_held_out()  # a new run: a bad dev or test file is found before it starts
+            self.prepare_training()  # a new run: a bad dev or test file stops it before it starts
         self._epoch = -1
         self._batches: list[torch.Tensor] = []
 
@@ -188,7 +188,7 @@ class TaggerTask(Task):
             self._splits[name] = self._encode(self._read(name))
         return self._splits[name]
 
-    def _read_held_out(self) -> None:
+    def prepare_training(self) -> None:
         """Read dev and test now, when training is about to start: a missing or malformed
         file found at the first evaluation would cost every step before it (none is saved).
         (`rnnlab tag` never calls this: it needs no data files.)"""
@@ -293,8 +293,6 @@ class TaggerTask(Task):
         return self._batches
 
     def batch(self, iteration: int) -> tuple[torch.Tensor, ...]:
-        if "test" not in self._splits:  # a resumed run: check dev and test before training on
-            self._read_held_out()
         epoch, step = divmod(iteration, self.batches_per_epoch())
         idx = self._epoch_batches(epoch)[step].tolist()
         data = self.split("train")

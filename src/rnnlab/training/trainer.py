@@ -188,6 +188,7 @@ class Trainer:
     def fit(self) -> RunResult:
         cfg = self.config.train
         model, task = self.model, self.task
+        task.prepare_training()
         model.train()
         start_iter = self.iteration
         started = time.perf_counter()
