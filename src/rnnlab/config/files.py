@@ -116,15 +116,15 @@ def to_toml(cfg: RunConfig) -> str:
     d = cfg.to_dict()
     lines = []
     for key in field_types(TopLevel):
-        lines.append(f"{key} = {_toml_value(d[key])}")
+        lines.append(f"{key} = {toml_value(d[key])}")
     for section in SECTIONS:
         lines.append(f"\n[{section}]")
         for key, value in (d[section] or {}).items():
-            lines.append(f"{key} = {_toml_value(value)}")
+            lines.append(f"{key} = {toml_value(value)}")
     return "\n".join(lines) + "\n"
 
 
-def _toml_value(value: Any) -> str:
+def toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from rnnlab.config.checks import validate
-from rnnlab.config.files import _toml_value, preset_names, preset_top_level, tomllib
+from rnnlab.config.files import preset_names, preset_top_level, toml_value, tomllib
 from rnnlab.config.schema import (
     SECTIONS,
     ModelConfig,
@@ -197,7 +197,7 @@ def override_text(key: str, value: Any) -> str:
         except ConfigError:  # '"a" "b"': no one TOML string, but a flag's plain value
             same = False
         if not same:
-            return f"{key}={_toml_value(value)}"
+            return f"{key}={toml_value(value)}"
     return f"{key}={value}"
 
 
