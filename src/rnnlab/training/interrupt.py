@@ -20,10 +20,10 @@ from types import FrameType, TracebackType
 
 from rnnlab.errors import TrainingTerminated
 
-__all__ = ["GracefulStop", "TrainingTerminated"]
+__all__ = ["GracefulStop", "TrainingTerminated", "restore_handlers", "takes_sigterm"]
 
 
-def _takes_sigterm() -> bool:
+def takes_sigterm() -> bool:
     """Whether SIGTERM may be turned into a graceful stop here. Not where someone chose its
     handling (ignored, or a handler of their own), nor in a multiprocessing worker: a pool
     terminates its workers with SIGTERM and waits for them to die."""
@@ -51,7 +51,7 @@ class GracefulStop:
         # Signal handlers can only be set from the main thread; elsewhere Ctrl-C stays abrupt.
         if threading.current_thread() is threading.main_thread():
             self._previous[signal.SIGINT] = signal.signal(signal.SIGINT, self._handle)
-            if _takes_sigterm():
+            if takes_sigterm():
                 self._previous[signal.SIGTERM] = signal.signal(signal.SIGTERM, self._handle)
         return self
 
@@ -71,11 +71,16 @@ class GracefulStop:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        for signum, previous in self._previous.items():
-            if previous is None:  # set outside Python: put back Python's own for SIGINT
-                previous = signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL
-            signal.signal(signum, previous)  # type: ignore[arg-type]
-        self._previous.clear()
+        restore_handlers(self._previous)
+
+
+def restore_handlers(previous: dict[int, object]) -> None:
+    """Put back the handlers `signal.signal` returned, by signal, and forget them."""
+    for signum, handler in previous.items():
+        if handler is None:  # set outside Python: put back Python's own for SIGINT
+            handler = signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL
+        signal.signal(signum, handler)  # type: ignore[arg-type]
+    previous.clear()
 
 
 def _announcement(signum: int) -> str:

@@ -31,6 +31,7 @@ from typing import Any
 
 from rnnlab.config import from_dict
 from rnnlab.errors import RnnlabError, TrainingDiverged, TrainingInterrupted, TrainingTerminated
+from rnnlab.training.interrupt import restore_handlers, takes_sigterm
 
 
 class RunNotStarted(TrainingInterrupted):
@@ -350,18 +351,14 @@ class _Signals:
         if threading.current_thread() is not threading.main_thread():
             return self
         wanted = [signal.SIGINT] if self.sigint else []
-        if _takes_sigterm():
+        if takes_sigterm():  # where `rnnlab train` takes it
             wanted.append(signal.SIGTERM)
         for signum in wanted:
             self._previous[signum] = signal.signal(signum, self._handle)
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        for signum, previous in self._previous.items():
-            if previous is None:  # set outside Python: put back Python's own for SIGINT
-                previous = signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL
-            signal.signal(signum, previous)
-        self._previous.clear()
+        restore_handlers(self._previous)
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         first = self.signum is None
@@ -381,14 +378,6 @@ class _Signals:
         if not callable(handler):  # SIGINT ignored here: stop all the same
             raise KeyboardInterrupt
         handler(signum, frame)
-
-
-def _takes_sigterm() -> bool:
-    # as rnnlab.training.interrupt takes it: not where someone chose its handling, nor in a
-    # multiprocessing worker (whose pool ends it with SIGTERM and waits for it to die)
-    if not hasattr(signal, "SIGTERM") or multiprocessing.parent_process() is not None:
-        return False
-    return signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
 
 
 def _say(signum: int, parallel: bool) -> None:
