@@ -20,7 +20,7 @@ from rnnlab.tasks.classify import ClassifyTask
 from rnnlab.training import checkpoint, trainer
 from rnnlab.training.interrupt import GracefulStop
 from rnnlab.training.progress import evaluations_left
-from tests.conftest import QUICK, REPO, assert_same_parameters, press_ctrl_c
+from tests.conftest import QUICK, REPO, assert_same_parameters, ctrl_c_at_batch, press_ctrl_c
 
 # 40 iterations, evaluated at 20 and 40, on one thread (the subprocess below gets the same)
 RUN = {**QUICK, "train.iters": 40, "train.eval_every": 20, "model.hidden": 16, "threads": 1}
@@ -34,18 +34,6 @@ def train(data_dir, runs_dir, verbose=False, **extra) -> api.RunResult:
         runs_dir=runs_dir,
         verbose=verbose,
     )
-
-
-def signal_at(monkeypatch, iteration: int, send) -> None:
-    """Make `send()` happen while `iteration` is in flight."""
-    original = ClassifyTask.batch
-
-    def batch(self, it):
-        if it == iteration:
-            send()
-        return original(self, it)
-
-    monkeypatch.setattr(ClassifyTask, "batch", batch)
 
 
 # -- time left ----------------------------------------------------------------------------
@@ -115,7 +103,7 @@ def test_no_progress_bar_on_a_terminal_that_cannot_redraw(
 
 def test_ctrl_c_in_a_log_file_writes_no_blank_line(data_dir, tmp_path, monkeypatch, capsys):
     """The newline before the notice breaks a progress bar's line; a log has none."""
-    signal_at(monkeypatch, 30, press_ctrl_c)
+    ctrl_c_at_batch(monkeypatch, ClassifyTask, 30)
     with pytest.raises(TrainingInterrupted):
         train(data_dir, tmp_path, verbose=True)
     err = capsys.readouterr().err
@@ -128,7 +116,7 @@ def test_ctrl_c_in_a_log_file_writes_no_blank_line(data_dir, tmp_path, monkeypat
 def test_a_second_ctrl_c_while_saving_keeps_the_last_checkpoint_and_says_so(
     data_dir, tmp_path, monkeypatch
 ):
-    signal_at(monkeypatch, 30, press_ctrl_c)
+    ctrl_c_at_batch(monkeypatch, ClassifyTask, 30)
     save = checkpoint.save_checkpoint
 
     def interrupted_save(path, payload):
